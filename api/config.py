@@ -1,0 +1,139 @@
+"""Settings: one table of name, default, type and help text.
+
+Every setting is read in the same order: its default, then the environment variable of the
+same name, then explicit overrides (tests, the command line). The table is the documentation's
+source: `tests/test_config.py` fails when a setting is missing from the README.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """A setting's value cannot be used; the message names the setting, never its value."""
+
+
+def _bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("expected one of 1/0, true/false, yes/no, on/off")
+
+
+def _csv(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    parse: Callable[[str], Any]
+    help: str
+    secret: bool = False
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("DATABASE_URL", f"sqlite:///{REPO_ROOT / 'pipewatch.db'}", str,
+            "SQLAlchemy URL of the database. A SQLite file by default; "
+            "`postgresql+psycopg://user@host/db` for teams and several processes.",
+            secret=True),
+    Setting("HOST", "127.0.0.1", str, "Address the server listens on."),
+    Setting("PORT", 8050, int, "Port the server listens on."),
+    Setting("PIPEWATCH_INGEST_TOKEN", "", str,
+            "Bearer token that writes (POST /api/v1/metrics, /api/v1/scrape-runs) must carry. "
+            "Empty means every write is refused (403), never open.", secret=True),
+    Setting("PIPEWATCH_READ_TOKEN", "", str,
+            "If set, REST reads and the WebSocket also need this bearer token. "
+            "Empty (the default) means reads are open.", secret=True),
+    Setting("AUTO_MIGRATE", True, _bool,
+            "Upgrade the database to the newest migration when the app starts."),
+    Setting("HEALTHY_RATE", 0.90, float,
+            "A geocoding or validation rate at or above this is healthy."),
+    Setting("WARNING_RATE", 0.75, float,
+            "A rate at or above this (and below HEALTHY_RATE) is a warning; below it, an error."),
+    Setting("SOURCE_STALE_WARNING_SECONDS", 7200, int,
+            "A source with no successful scrape for this long is a warning."),
+    Setting("SOURCE_STALE_ERROR_SECONDS", 21600, int,
+            "A source with no successful scrape for this long is an error."),
+    Setting("QUALITY_WINDOW_SECONDS", 86400, int,
+            "Trailing window of the collector's aggregate and per-source rows."),
+    Setting("ANOMALY_THRESHOLD", 3.5, float,
+            "Robust z-score (median/MAD) beyond which an hourly value is an anomaly."),
+    Setting("ANOMALY_BASELINE_DAYS", 7, int,
+            "Days of a source's hourly history its newest hour is compared against."),
+    Setting("ANOMALY_MIN_HISTORY_HOURS", 48, int,
+            "Fewer hourly points than this in the baseline: no anomaly is raised."),
+    Setting("ANOMALY_MIN_ATTEMPTS", 5, int,
+            "An hour with fewer attempts than this is too small to judge a rate."),
+    Setting("COLLECTOR_INTERVAL_SECONDS", 300, int,
+            "How often the in-process collector writes metric rows; 0 turns it off "
+            "(then run `python app.py collect` from cron)."),
+    Setting("SIMULATE", False, _bool,
+            "Run the demo pipeline simulator in-process (what `python app.py demo` sets)."),
+    Setting("SIMULATOR_INTERVAL_SECONDS", 3.0, float,
+            "Seconds between the simulator's writes when SIMULATE is on."),
+    Setting("WS_MAX_CONNECTIONS", 100, int,
+            "Open WebSockets per process; the next handshake is closed with code 1013."),
+    Setting("WS_ALLOWED_ORIGINS", (), _csv,
+            "Comma-separated origins (scheme://host[:port]) allowed to open the WebSocket "
+            "besides the app's own."),
+    Setting("WS_HEARTBEAT_SECONDS", 5.0, float,
+            "The status is re-sent at least this often on every socket, even unchanged."),
+    Setting("WS_MAX_MESSAGE_BYTES", 1024, int, "Largest inbound WebSocket frame accepted."),
+    Setting("SQLITE_WATCH_SECONDS", 0.25, float,
+            "How often SQLite's PRAGMA data_version is read to hear other processes' writes."),
+    Setting("MAX_BODY_BYTES", 1_048_576, int, "Largest request body accepted (413 beyond)."),
+    Setting("LOG_LEVEL", "INFO", str, "Python logging level."),
+)
+
+SETTINGS_BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+def load_config(overrides: Mapping[str, Any] | None = None,
+                environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Defaults, then the environment, then `overrides`; unknown override names are errors."""
+    environ = os.environ if environ is None else environ
+    config: dict[str, Any] = {}
+    for setting in SETTINGS:
+        value = setting.default
+        if setting.name in environ:
+            try:
+                value = setting.parse(environ[setting.name])
+            except ValueError as exc:
+                raise ConfigError(f"environment variable {setting.name} is invalid: {exc}") from None
+        config[setting.name] = value
+    for name, value in (overrides or {}).items():
+        if name not in SETTINGS_BY_NAME:
+            raise ConfigError(f"unknown setting {name!r}")
+        config[name] = value
+    _check(config)
+    return config
+
+
+def _check(config: Mapping[str, Any]) -> None:
+    if not 0 <= config["WARNING_RATE"] <= config["HEALTHY_RATE"] <= 1:
+        raise ConfigError("need 0 <= WARNING_RATE <= HEALTHY_RATE <= 1")
+    if config["SOURCE_STALE_WARNING_SECONDS"] > config["SOURCE_STALE_ERROR_SECONDS"]:
+        raise ConfigError("SOURCE_STALE_WARNING_SECONDS must not exceed SOURCE_STALE_ERROR_SECONDS")
+    for name in ("PORT", "WS_MAX_CONNECTIONS", "WS_MAX_MESSAGE_BYTES", "MAX_BODY_BYTES",
+                 "QUALITY_WINDOW_SECONDS"):
+        if config[name] <= 0:
+            raise ConfigError(f"{name} must be positive")
+
+
+def redact_url(url: str) -> str:
+    """A database URL fit for logs and errors: the password replaced by ***."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL is shown as nothing at all
+        return "<unparsable database URL>"

@@ -1,0 +1,78 @@
+"""One error shape for everything under /api/: {"error": {"code", "message", "details"}}.
+
+Never Dash's HTML, never a traceback, never a secret: messages are written for the caller.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify, request
+from sqlalchemy.exc import OperationalError, InterfaceError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "payload_too_large",
+    415: "unsupported_media_type", 422: "unprocessable_entity", 429: "too_many_requests",
+    500: "internal_error", 503: "service_unavailable",
+}
+
+
+class ApiError(Exception):
+    """Raise from a route to answer with the standard error shape."""
+
+    def __init__(self, status: int, message: str, details: Any = None, code: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.details = details
+        self.code = code or CODES.get(status, "error")
+
+
+def error_response(status: int, message: str, details: Any = None, code: str | None = None):
+    body = {"error": {"code": code or CODES.get(status, "error"), "message": message,
+                      "details": details}}
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def _is_api_request() -> bool:
+    return request.path.startswith("/api/") or request.path in ("/healthz", "/readyz")
+
+
+def init_app(server: Flask) -> None:
+    @server.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        return error_response(exc.status, exc.message, exc.details, exc.code)
+
+    @server.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        if not _is_api_request():
+            return exc
+        message = exc.description or exc.name
+        if exc.code == 404:
+            message = f"no such endpoint: {request.path}"
+        response = error_response(exc.code or 500, message)
+        if exc.code == 405 and getattr(exc, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
+
+    @server.errorhandler(OperationalError)
+    @server.errorhandler(InterfaceError)
+    def _database_down(exc):
+        log.warning("database unavailable: %s", type(exc.orig).__name__ if hasattr(exc, "orig") else exc)
+        return error_response(503, "database unavailable", {"reason": "the database did not answer"},
+                              code="database_unavailable")
+
+    @server.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        if isinstance(exc, HTTPException):
+            return _http_error(exc)
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if not _is_api_request():
+            raise exc
+        return error_response(500, "internal error; the server log has the details")

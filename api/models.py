@@ -1,0 +1,201 @@
+"""SQLAlchemy 2 models: the tracker's tables (read) and pipewatch's metrics table (written).
+
+The migrations in `alembic/versions` create exactly this schema; `tests/test_migrations.py`
+proves there is no autogenerate difference between them.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Optional
+
+from sqlalchemy import (
+    CheckConstraint,
+    Computed,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from api.timeutil import UTC
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+GEOCODING_STATUSES = ("success", "failed", "pending")
+VALIDATION_STATUSES = ("passed", "failed", "pending")
+SCRAPE_STATUSES = ("success", "failed", "partial")
+METRIC_TYPES = ("aggregate", "source", "hourly")
+QUALITY_STATUSES = ("pending", "healthy", "warning", "error")
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC datetime on every database.
+
+    PostgreSQL stores `timestamptz`; SQLite has no zones, so the value is stored as naive UTC
+    text and given back its zone on the way out. Naive values are refused on the way in, so a
+    local time can never be mistaken for UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Optional[datetime], dialect) -> Optional[datetime]:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Optional[datetime], dialect) -> Optional[datetime]:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    listed = ", ".join(f"'{value}'" for value in values)
+    return f"{column} IN ({listed})"
+
+
+def _rate(successes: str, attempts: str) -> Computed:
+    """A rate derived by the database from its counts: it can never disagree with them."""
+    return Computed(
+        f"CASE WHEN {attempts} > 0 THEN CAST({successes} AS FLOAT) / {attempts} END",
+        persisted=True,
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Location(Base):
+    __tablename__ = "locations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    state: Mapped[Optional[str]] = mapped_column(String(100))
+    latitude: Mapped[Optional[float]] = mapped_column(Float)
+    longitude: Mapped[Optional[float]] = mapped_column(Float)
+
+
+class Conflict(Base):
+    __tablename__ = "conflicts"
+    __table_args__ = (
+        CheckConstraint(_one_of("geocoding_status", GEOCODING_STATUSES), name="geocoding_status"),
+        CheckConstraint(_one_of("validation_status", VALIDATION_STATUSES), name="validation_status"),
+        Index("ix_conflicts_scraped_at", "scraped_at"),
+        Index("ix_conflicts_source_scraped_at", "source", "scraped_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(100))
+    source_url: Mapped[str] = mapped_column(String(1000), unique=True)
+    title: Mapped[Optional[str]] = mapped_column(Text)
+    event_date: Mapped[Optional[date]] = mapped_column(Date)
+    scraped_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    location_text: Mapped[Optional[str]] = mapped_column(String(300))
+    location_id: Mapped[Optional[int]] = mapped_column(ForeignKey("locations.id"))
+    latitude: Mapped[Optional[float]] = mapped_column(Float)
+    longitude: Mapped[Optional[float]] = mapped_column(Float)
+    geocoding_status: Mapped[str] = mapped_column(String(16), default="pending")
+    validation_status: Mapped[str] = mapped_column(String(16), default="pending")
+    fatalities: Mapped[Optional[int]] = mapped_column(Integer)
+    event_type: Mapped[Optional[str]] = mapped_column(String(100))
+
+
+class Forecast(Base):
+    __tablename__ = "forecast"
+    __table_args__ = (Index("ix_forecast_created_at", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    forecast_date: Mapped[date] = mapped_column(Date)
+    risk_score: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ScrapeRun(Base):
+    __tablename__ = "scrape_runs"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", SCRAPE_STATUSES), name="status"),
+        CheckConstraint("items_found >= 0 AND items_new >= 0", name="item_counts"),
+        Index("ix_scrape_runs_started_at", "started_at"),
+        Index("ix_scrape_runs_source_started_at", "source", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    items_found: Mapped[int] = mapped_column(Integer, default=0)
+    items_new: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[Optional[str]] = mapped_column(Text)
+
+
+class DataQualityMetric(Base):
+    """One row of data quality over a window ending at `timestamp`.
+
+    `metric_type`: `aggregate` (all sources, trailing window, every collector cycle), `source`
+    (one source, trailing window), `hourly` (one closed clock hour; source NULL = all sources).
+    Rates are computed columns, NULL when there were no attempts; `status` is then `pending`.
+    """
+
+    __tablename__ = "data_quality_metrics"
+    __table_args__ = (
+        CheckConstraint(_one_of("metric_type", METRIC_TYPES), name="metric_type"),
+        CheckConstraint(_one_of("status", QUALITY_STATUSES), name="status"),
+        CheckConstraint(
+            "geocoding_attempts >= 0 AND geocoding_successes >= 0 "
+            "AND geocoding_successes <= geocoding_attempts",
+            name="geocoding_counts",
+        ),
+        CheckConstraint(
+            "validation_attempts >= 0 AND validation_passes >= 0 "
+            "AND validation_passes <= validation_attempts",
+            name="validation_counts",
+        ),
+        CheckConstraint("window_seconds > 0", name="window_seconds"),
+        Index("ix_data_quality_metrics_source", "source"),
+        Index("ix_data_quality_metrics_metric_type", "metric_type"),
+        Index("ix_data_quality_metrics_metric_type_timestamp", "metric_type", "timestamp"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    window_seconds: Mapped[int] = mapped_column(Integer)
+    metric_type: Mapped[str] = mapped_column(String(16))
+    source: Mapped[Optional[str]] = mapped_column(String(100))
+    geocoding_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    geocoding_successes: Mapped[int] = mapped_column(Integer, default=0)
+    geocoding_success_rate: Mapped[Optional[float]] = mapped_column(
+        Float, _rate("geocoding_successes", "geocoding_attempts"))
+    validation_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    validation_passes: Mapped[int] = mapped_column(Integer, default=0)
+    validation_pass_rate: Mapped[Optional[float]] = mapped_column(
+        Float, _rate("validation_passes", "validation_attempts"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# Newest-first scans ("the latest rows") read this index from its start.
+Index("ix_data_quality_metrics_timestamp", DataQualityMetric.timestamp.desc())
+
+WATCHED_TABLES = ("data_quality_metrics", "scrape_runs", "conflicts", "forecast")

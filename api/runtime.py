@@ -1,0 +1,64 @@
+"""The per-app runtime: settings, database, and the background workers of one app instance.
+
+It lives at `server.extensions["pipewatch"]`, so routes, callbacks and tests reach the same
+objects without module-level globals (many apps can live in one test process).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from flask import Flask, current_app
+
+from api.db import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    config: dict[str, Any]
+    db: Database
+    # Called after every in-process commit that changes what the status shows; the hub
+    # (api/hub.py) registers itself here. Kept as a list so writers need not know the hub.
+    change_listeners: list[Callable[[], None]] = field(default_factory=list)
+    # Stopped by close(); each worker polls it (or waits on it) to end promptly.
+    stopping: threading.Event = field(default_factory=threading.Event)
+    _workers: list[threading.Thread] = field(default_factory=list)
+    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def notify_change(self) -> None:
+        """Tell whoever listens that committed data changed (call after commit, never before)."""
+        for listener in list(self.change_listeners):
+            try:
+                listener()
+            except Exception:  # noqa: BLE001 - a listener's fault must not fail the write
+                log.exception("change listener failed")
+
+    def start_worker(self, name: str, target: Callable[[], None]) -> threading.Thread:
+        """Run `target` in a daemon thread that close() waits for."""
+        thread = threading.Thread(target=target, name=f"pipewatch-{name}", daemon=True)
+        self._workers.append(thread)
+        thread.start()
+        return thread
+
+    def on_close(self, closer: Callable[[], None]) -> None:
+        self._closers.append(closer)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the workers and release the database (tests call this; so does shutdown)."""
+        self.stopping.set()
+        for closer in reversed(self._closers):
+            try:
+                closer()
+            except Exception:  # noqa: BLE001
+                log.exception("closing failed")
+        for thread in self._workers:
+            thread.join(timeout)
+        self.db.dispose()
+
+
+def get_runtime(app: Flask | None = None) -> Runtime:
+    return (app or current_app).extensions["pipewatch"]
