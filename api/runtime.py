@@ -13,6 +13,8 @@ from typing import Any, Callable
 from flask import Flask, current_app
 
 from api.db import Database
+from api.sequence import Sequencer
+from api.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +23,8 @@ log = logging.getLogger(__name__)
 class Runtime:
     config: dict[str, Any]
     db: Database
+    sequencer: Sequencer = field(default_factory=Sequencer)
+    telemetry: Telemetry = field(default_factory=Telemetry)
     # Called after every in-process commit that changes what the status shows; the hub
     # (api/hub.py) registers itself here. Kept as a list so writers need not know the hub.
     change_listeners: list[Callable[[], None]] = field(default_factory=list)
