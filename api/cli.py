@@ -1,0 +1,219 @@
+"""The command line: `python app.py serve|demo|migrate|collect|seed|settings`.
+
+Flags override the environment, which overrides the defaults (api/config.py). Each command
+prints what it did in one or two lines, and errors as one line on stderr with exit code 2:
+a person at a terminal should never have to read a traceback to learn what went wrong.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Any, Callable
+
+from api.config import SETTINGS, ConfigError, load_config
+
+log = logging.getLogger("pipewatch.cli")
+
+
+def _database_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database-url", metavar="URL",
+                        help="database to use (default: $DATABASE_URL, else the local SQLite file)")
+
+
+def _server_flags(parser: argparse.ArgumentParser) -> None:
+    _database_flag(parser)
+    parser.add_argument("--host", help="address to listen on (default: $HOST or 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default: $PORT or 8050)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python app.py",
+        description="pipewatch: live pipeline-health and data-quality monitor.",
+        epilog="Settings come from the environment (see README, or `python app.py settings`).")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve the dashboard, REST API and WebSocket",
+                                description="Migrate the database, then serve the app.")
+    _server_flags(serve)
+
+    demo = commands.add_parser(
+        "demo", help="seed demo history if the database is empty, then serve with a simulator",
+        description="Migrate, seed 30 days of demo history when the database is empty, then "
+                    "serve with a simulated pipeline writing new data every few seconds.")
+    _server_flags(demo)
+    demo.add_argument("--days", type=int, default=30, help="days of history to seed (default 30)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+
+    migrate = commands.add_parser("migrate", help="upgrade (or downgrade) the database schema",
+                                  description="Run Alembic migrations on the configured database.")
+    _database_flag(migrate)
+    migrate.add_argument("revision", nargs="?", default="head",
+                         help="target revision (default head); with --down, e.g. -1 or base")
+    migrate.add_argument("--down", action="store_true", help="downgrade to REVISION instead")
+
+    collect = commands.add_parser("collect", help="write one cycle of data-quality metric rows",
+                                  description="Compute aggregate, per-source and hourly metric "
+                                              "rows from conflicts (safe to run from cron).")
+    _database_flag(collect)
+    collect.add_argument("--now", help="end of the cycle, ISO 8601 with zone (default: now)")
+
+    seed = commands.add_parser("seed", help="write realistic demo history",
+                               description="Write demo sources, scrape runs, conflicts, "
+                                           "forecasts and metric rows, with injected incidents.")
+    _database_flag(seed)
+    seed.add_argument("--days", type=int, default=30, help="days of history (default 30)")
+    seed.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    seed.add_argument("--if-empty", action="store_true",
+                      help="do nothing (exit 0) when the database already has data")
+
+    settings = commands.add_parser("settings", help="list every setting with its default and help",
+                                   description="Print the settings table.")
+    settings.add_argument("--markdown", action="store_true", help="as a Markdown table")
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for flag, name in (("database_url", "DATABASE_URL"), ("host", "HOST"), ("port", "PORT")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            overrides[name] = value
+    return overrides
+
+
+def _open_database(config: dict[str, Any]):
+    from api import migrate
+    from api.db import Database
+
+    db = Database(config["DATABASE_URL"])
+    migrate.upgrade(db.engine)
+    return db
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    if args.markdown:
+        print("| Setting | Default | Meaning |")
+        print("| --- | --- | --- |")
+        for setting in SETTINGS:
+            default = "(local SQLite file `pipewatch.db`)" if setting.name == "DATABASE_URL" \
+                else f"`{_show(setting.default)}`"
+            print(f"| `{setting.name}` | {default} | {setting.help} |")
+        return 0
+    for setting in SETTINGS:
+        print(f"{setting.name}={_show(setting.default)}\n    {setting.help}")
+    return 0
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(value)
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def cmd_migrate(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    from api import migrate
+    from api.db import Database
+
+    db = Database(config["DATABASE_URL"])
+    try:
+        if args.down:
+            migrate.downgrade(db.engine, args.revision)
+        else:
+            migrate.upgrade(db.engine, args.revision)
+        print(f"{db.safe_url}: at revision {migrate.current_revision(db.engine) or 'base'}")
+    finally:
+        db.dispose()
+    return 0
+
+
+def cmd_collect(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    from api import collector
+    from api.timeutil import parse_iso, utcnow
+
+    now = parse_iso(args.now) if args.now else utcnow()
+    db = _open_database(config)
+    try:
+        with db.session() as session:
+            summary = collector.collect(session, now, config)
+        print(f"collected: {json.dumps(summary, default=str)}")
+    finally:
+        db.dispose()
+    return 0
+
+
+def seed_if_empty(config: dict[str, Any], days: int, seed: int, *, required: bool) -> bool:
+    """Seed demo history; returns False (and seeds nothing) when the database has data."""
+    from api.seed import database_is_empty, seed_demo
+
+    db = _open_database(config)
+    try:
+        with db.session() as session:
+            empty = database_is_empty(session)
+        if not empty:
+            if required:
+                raise ConfigError("the database already has data; seeding would mix demo rows "
+                                  "into it (use --if-empty to skip quietly)")
+            return False
+        summary = seed_demo(db, config, days=days, seed=seed, progress=True)
+        print(f"seeded {db.safe_url}: {json.dumps(summary, default=str)}")
+        return True
+    finally:
+        db.dispose()
+
+
+def cmd_seed(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    if not seed_if_empty(config, args.days, args.seed, required=not args.if_empty):
+        print("database already has data: nothing seeded")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    from api import serving
+
+    if config["AUTO_MIGRATE"]:
+        _open_database(config).dispose()
+    return serving.serve(config) or 0
+
+
+def cmd_demo(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    seed_if_empty(config, args.days, args.seed, required=False)
+    config["SIMULATE"] = True
+    return cmd_serve(args, config)
+
+
+COMMANDS: dict[str, Callable[..., int]] = {
+    "serve": cmd_serve, "demo": cmd_demo, "migrate": cmd_migrate,
+    "collect": cmd_collect, "seed": cmd_seed,
+}
+
+
+def main(argv: list[str], create_app: Callable | None = None) -> int:
+    """Run one command; `create_app` is accepted for symmetry with app.py (servers build apps)."""
+    args = build_parser().parse_args(argv)
+    if args.command == "settings":
+        return cmd_settings(args)
+    try:
+        config = load_config(_overrides(args))
+        logging.basicConfig(level=config["LOG_LEVEL"],
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        return COMMANDS[args.command](args, config)
+    except (ConfigError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one line, no secrets; details in the log at DEBUG
+        from sqlalchemy.exc import OperationalError
+
+        if isinstance(exc, OperationalError):
+            print("error: the database did not answer (is it running, and is DATABASE_URL "
+                  "right?)", file=sys.stderr)
+            return 2
+        log.debug("command failed", exc_info=True)
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
