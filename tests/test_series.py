@@ -1,0 +1,104 @@
+"""The aggregated series: SQL bucketing on both databases, weighted rates, the point cap."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from api.series import MAX_POINTS, SeriesError, choose_bucket, fetch_series
+from tests.export_fixtures import T0, THRESHOLDS, add, hours, metric
+
+
+def _fetch(db, **kwargs):
+    with db.session() as session:
+        return fetch_series(session, **kwargs)
+
+
+def test_hour_buckets_sum_counts_per_source(database):
+    stamps = hours(3)
+    add(database, [metric(t, source="punch", geo=(10, 9)) for t in stamps]
+        + [metric(t, source="vanguard", geo=(4, 1)) for t in stamps]
+        + [metric(t, source=None, geo=(14, 10)) for t in stamps])
+    rows = _fetch(database, metric="geocoding_success_rate", start=T0,
+                  end=T0 + timedelta(hours=3), sources=["vanguard", "punch"], bucket="hour")
+    assert [(r["source"], r["bucket_start"]) for r in rows] == [
+        ("punch", T0), ("punch", T0 + timedelta(hours=1)), ("punch", T0 + timedelta(hours=2)),
+        ("vanguard", T0), ("vanguard", T0 + timedelta(hours=1)),
+        ("vanguard", T0 + timedelta(hours=2))]
+    assert rows[0]["bucket_start"].tzinfo is not None
+    assert rows[0]["rate"] == pytest.approx(0.9)
+    assert rows[3]["rate"] == pytest.approx(0.25)
+    assert rows[0]["hours"] == 1 and rows[0]["volume"] == 10
+
+
+def test_day_rate_is_weighted_not_a_mean_of_rates(database):
+    # Two hours of one day: 1/1 (rate 1.0) and 10/100 (rate 0.1). Mean of rates would be 0.55.
+    add(database, [metric(T0 + timedelta(hours=1), val=(1, 1)),
+                   metric(T0 + timedelta(hours=2), val=(100, 10))])
+    rows = _fetch(database, metric="validation_pass_rate", start=T0,
+                  end=T0 + timedelta(days=1), bucket="day", config=THRESHOLDS)
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["source"] is None and row["bucket_start"] == T0
+    assert (row["attempts"], row["successes"], row["hours"]) == (101, 11, 2)
+    assert row["rate"] == pytest.approx(11 / 101)
+    assert row["value"] == row["rate"] and row["status"] == "error"
+
+
+def test_window_start_decides_the_bucket_and_range_is_by_window_end(database):
+    # The row ending at midnight covers 23:00-24:00 of the day before.
+    add(database, [metric(T0, geo=(2, 2)), metric(T0 + timedelta(hours=1), geo=(3, 0)),
+                   metric(T0 + timedelta(days=1, hours=1), geo=(5, 5))])
+    rows = _fetch(database, metric="geocoding_success_rate", start=T0 - timedelta(hours=1),
+                  end=T0 + timedelta(days=1), bucket="day")
+    assert [(r["bucket_start"], r["attempts"]) for r in rows] == [
+        (T0 - timedelta(days=1), 2), (T0, 3)]
+
+
+def test_only_hourly_rows_and_only_asked_sources(database):
+    t = T0 + timedelta(hours=1)
+    add(database, [metric(t, source="punch"), metric(t, metric_type="aggregate", geo=(99, 0)),
+                   metric(t, metric_type="source", source="punch", geo=(99, 0)),
+                   metric(t, source="other", geo=(7, 7))])
+    rows = _fetch(database, metric="volume", start=T0, end=t, sources=["punch", "nobody"])
+    assert [(r["source"], r["volume"], r["rate"]) for r in rows] == [("punch", 10, None)]
+    assert rows[0]["value"] == 10
+    assert _fetch(database, metric="volume", start=T0, end=t, sources=[]) == []
+    assert _fetch(database, metric="volume", start=T0, end=t) == []
+
+
+def test_zero_attempts_gives_no_rate_and_pending(database):
+    add(database, [metric(T0 + timedelta(hours=1), geo=(0, 0))])
+    [row] = _fetch(database, metric="geocoding_success_rate", start=T0,
+                   end=T0 + timedelta(hours=1), config=THRESHOLDS)
+    assert row["rate"] is None and row["status"] == "pending"
+
+
+def test_metacharacters_in_source_are_plain_values(database):
+    name = "x'); DROP TABLE data_quality_metrics;--ñ"
+    add(database, [metric(T0 + timedelta(hours=1), source=name)])
+    [row] = _fetch(database, metric="volume", start=T0, end=T0 + timedelta(hours=2),
+                   sources=[name])
+    assert row["source"] == name
+
+
+def test_auto_bucket_keeps_points_under_the_cap():
+    assert choose_bucket(T0, T0 + timedelta(days=30)) == "hour"
+    assert choose_bucket(T0, T0 + timedelta(hours=MAX_POINTS + 1)) == "day"
+    with pytest.raises(SeriesError):
+        choose_bucket(T0, T0 + timedelta(days=MAX_POINTS + 1))
+    with pytest.raises(SeriesError):
+        choose_bucket(T0, T0 + timedelta(days=90), "hour")
+    with pytest.raises(SeriesError):
+        choose_bucket(T0, T0, None)
+    with pytest.raises(SeriesError):
+        choose_bucket(T0, T0 + timedelta(days=1), "week")
+
+
+def test_bad_metric_and_naive_times_are_refused(database):
+    with database.session() as session:
+        with pytest.raises(SeriesError):
+            fetch_series(session, metric="rate; DROP", start=T0, end=T0 + timedelta(days=1))
+        with pytest.raises(SeriesError):
+            fetch_series(session, metric="volume", start=T0.replace(tzinfo=None),
+                         end=T0 + timedelta(days=1))
