@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import dash
 from flask import Flask
 
-from api import errors, migrate, rest
+from api import errors, export, ingest, migrate, rest
 from api.config import load_config
 from api.db import Database
 from api.runtime import Runtime
@@ -35,6 +35,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> dash.Dash:
 
     errors.init_app(server)
     rest.init_app(server)
+    ingest.init_app(server)
+    export.init_app(server)
 
     app = dash.Dash(__name__, server=server, title="pipewatch", update_title=None)
     import dashboard

@@ -91,6 +91,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SQLITE_WATCH_SECONDS", 0.25, float,
             "How often SQLite's PRAGMA data_version is read to hear other processes' writes."),
     Setting("MAX_BODY_BYTES", 1_048_576, int, "Largest request body accepted (413 beyond)."),
+    Setting("INGEST_MAX_ITEMS", 10_000, int,
+            "Most rows one ingest request may carry (a list is written all or nothing)."),
+    Setting("INGEST_MAX_FUTURE_SECONDS", 300, int,
+            "Ingested timestamps may be at most this far ahead of the server's clock (422 beyond)."),
+    Setting("IDEMPOTENCY_TTL_SECONDS", 86400, int,
+            "How long an ingest Idempotency-Key's first response is replayed to retries."),
+    Setting("IDEMPOTENCY_MAX_KEYS", 10_000, int,
+            "Most Idempotency-Keys remembered per process (oldest forgotten first)."),
+    Setting("EXPORT_DEFAULT_LIMIT", 100, int,
+            "Rows per JSON page of GET /api/v1/metrics when `limit` is not given."),
+    Setting("EXPORT_MAX_LIMIT", 1000, int,
+            "Largest `limit` of a JSON page (422 beyond); CSV and NDJSON exports are uncapped."),
+    Setting("CURSOR_SECRET", "", str,
+            "Key that signs export cursors. Empty: derived from DATABASE_URL, the same in every "
+            "process on one database. Set it to make cursors unforgeable by anyone who knows "
+            "the URL.", secret=True),
     Setting("LOG_LEVEL", "INFO", str, "Python logging level."),
 )
 

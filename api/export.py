@@ -1,0 +1,255 @@
+"""`GET /api/v1/metrics`: filtered metric rows as JSON pages, or streamed whole as CSV/NDJSON.
+
+One fetch (`metrics_statement`: filters + keyset position, ordered by (timestamp, id)) feeds
+every format; the renderers only shape rows. JSON pages carry at most `limit` rows and an
+opaque `next_cursor`; a cursor names the last row's (timestamp, id), so walking the pages yields
+every row that existed when the walk started exactly once, however many rows arrive meanwhile.
+Cursors are HMAC-signed and bound to the filters: a tampered cursor, or one from another
+query, is a 400 rather than a silent jump. CSV and NDJSON stream the whole filtered range from
+a server-side cursor (`stream_results`, fetched in partitions), so memory stays flat at any size.
+"""
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import hmac
+import io
+import json
+import logging
+from datetime import datetime
+from typing import Any, Iterator, Mapping, Sequence
+from urllib.parse import urlencode
+
+from flask import Blueprint, Flask, Response, jsonify, request
+from sqlalchemy import Select, and_, or_, select
+
+from api.db import Database
+from api.errors import ApiError
+from api.models import DataQualityMetric as M
+from api.runtime import get_runtime
+from api.timeutil import isoformat, parse_iso, utcnow
+from api.validation import ExportQuery, Invalid, MetricFilters, parse_export_query
+
+log = logging.getLogger(__name__)
+bp = Blueprint("pipewatch_export", __name__)
+
+COLUMNS = ("id", "timestamp", "window_seconds", "metric_type", "source", "geocoding_attempts",
+           "geocoding_successes", "geocoding_success_rate", "validation_attempts",
+           "validation_passes", "validation_pass_rate", "status", "created_at")
+_SELECTED = [getattr(M, name) for name in COLUMNS]
+_TIME_COLUMNS = (COLUMNS.index("timestamp"), COLUMNS.index("created_at"))
+_RATE_COLUMNS = (COLUMNS.index("geocoding_success_rate"), COLUMNS.index("validation_pass_rate"))
+STREAM_PARTITION = 5000
+MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}
+
+
+# region The one fetch
+
+def metrics_statement(filters: MetricFilters, after: tuple[datetime, int] | None = None,
+                      limit: int | None = None) -> Select:
+    """Rows matching `filters` after keyset position `after`, ordered by (timestamp, id)."""
+    query = select(*_SELECTED).order_by(M.timestamp, M.id)
+    if filters.start is not None:
+        query = query.where(M.timestamp >= filters.start)
+    if filters.end is not None:
+        query = query.where(M.timestamp <= filters.end)
+    if filters.metric_types:
+        query = query.where(M.metric_type.in_(filters.metric_types))
+    if filters.sources:
+        query = query.where(M.source.in_(filters.sources))
+    if filters.statuses:
+        query = query.where(M.status.in_(filters.statuses))
+    if after is not None:
+        moment, row_id = after
+        # The `>=` prefix lets both databases range-scan the timestamp index.
+        query = query.where(M.timestamp >= moment,
+                            or_(M.timestamp > moment, and_(M.timestamp == moment, M.id > row_id)))
+    if limit is not None:
+        query = query.limit(limit)
+    return query
+
+
+def fetch_page(session, filters: MetricFilters, after: tuple[datetime, int] | None,
+               limit: int) -> tuple[list[Sequence[Any]], tuple[datetime, int] | None]:
+    """Up to `limit` rows and the keyset position of the next page (None when none follows)."""
+    rows = session.execute(metrics_statement(filters, after, limit + 1)).all()
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], (last[1], last[0])
+
+
+def stream_rows(db: Database, filters: MetricFilters, after: tuple[datetime, int] | None = None,
+                partition: int = STREAM_PARTITION) -> Iterator[Sequence[Sequence[Any]]]:
+    """Partitions of every matching row, from a server-side cursor (constant memory)."""
+    with db.engine.connect() as connection:
+        result = connection.execution_options(stream_results=True, yield_per=partition).execute(
+            metrics_statement(filters, after))
+        yield from result.partitions(partition)
+
+# endregion
+
+# region Cursors
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def cursor_key(config: Mapping[str, Any]) -> bytes:
+    """CURSOR_SECRET, or else a key derived from the database URL (same for every worker)."""
+    secret = config.get("CURSOR_SECRET") or "pipewatch-cursor:" + config["DATABASE_URL"]
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def _filters_digest(filters: MetricFilters) -> str:
+    return hashlib.sha256(json.dumps(filters.canonical()).encode()).hexdigest()[:16]
+
+
+def encode_cursor(position: tuple[datetime, int], filters: MetricFilters, key: bytes) -> str:
+    moment, row_id = position
+    payload = json.dumps([moment.isoformat(), row_id, _filters_digest(filters)],
+                         separators=(",", ":")).encode()
+    signature = hmac.new(key, payload, hashlib.sha256).digest()[:16]
+    return f"{_b64(payload)}.{_b64(signature)}"
+
+
+def decode_cursor(cursor: str, filters: MetricFilters, key: bytes) -> tuple[datetime, int]:
+    """The keyset position in `cursor`; ApiError 400 if forged, damaged or from other filters."""
+    try:
+        payload_text, signature_text = cursor.split(".")
+        payload, signature = _unb64(payload_text), _unb64(signature_text)
+    except (ValueError, TypeError):
+        raise _bad_cursor("not a cursor this server issued") from None
+    expected = hmac.new(key, payload, hashlib.sha256).digest()[:16]
+    if not hmac.compare_digest(signature, expected):
+        raise _bad_cursor("cursor signature does not match: it was altered or is not ours")
+    moment_text, row_id, digest = json.loads(payload)
+    if digest != _filters_digest(filters):
+        raise _bad_cursor("cursor belongs to a query with other filters; "
+                          "repeat the same filters with it")
+    return parse_iso(moment_text), int(row_id)
+
+
+def _bad_cursor(reason: str) -> ApiError:
+    return ApiError(400, "invalid cursor", {"problems": [{"path": "cursor", "message": reason}]},
+                    code="invalid_cursor")
+
+# endregion
+
+# region Renderers
+
+
+def row_dict(row: Sequence[Any]) -> dict[str, Any]:
+    """A row as the JSON object the API documents (times as ISO 8601 with Z)."""
+    return dict(zip(COLUMNS, _iso_row(row)))
+
+
+def _iso_row(row: Sequence[Any]) -> list[Any]:
+    """Times as ISO 8601 with Z; rates always floats (some drivers hand back 1 for 1.0)."""
+    values = list(row)
+    for index in _TIME_COLUMNS:
+        values[index] = isoformat(values[index])
+    for index in _RATE_COLUMNS:
+        if values[index] is not None:
+            values[index] = float(values[index])
+    return values
+
+
+def csv_chunks(partitions: Iterator[Sequence[Sequence[Any]]]) -> Iterator[str]:
+    """A header line, then one chunk of CSV text per partition."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    yield buffer.getvalue()
+    for rows in partitions:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerows(_iso_row(row) for row in rows)
+        yield buffer.getvalue()
+
+
+def ndjson_chunks(partitions: Iterator[Sequence[Sequence[Any]]]) -> Iterator[str]:
+    """One JSON object per line; one chunk per partition."""
+    dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    for rows in partitions:
+        yield "".join(dumps(dict(zip(COLUMNS, _iso_row(row)))) + "\n" for row in rows)
+
+
+def _guarded(chunks: Iterator[str]) -> Iterator[bytes]:
+    """Encode chunks; a failure mid-stream is logged (the status line is already sent)."""
+    try:
+        for chunk in chunks:
+            yield chunk.encode("utf-8")
+    except Exception:  # noqa: BLE001 - nothing else can be told to the client by now
+        log.exception("export stream failed part-way; the client got a truncated file")
+        raise
+
+# endregion
+
+
+@bp.get("/api/v1/metrics")
+def list_metrics():
+    """Filtered metric rows: a JSON page with a cursor, or the whole range as CSV/NDJSON."""
+    runtime = get_runtime()
+    config = runtime.config
+    try:
+        query = parse_export_query(request.args, request.headers.get("Accept"),
+                                   default_limit=config["EXPORT_DEFAULT_LIMIT"],
+                                   max_limit=config["EXPORT_MAX_LIMIT"])
+    except Invalid as exc:
+        raise ApiError(422, exc.message, {"problems": exc.problems}) from None
+    key = cursor_key(config)
+    after = decode_cursor(query.cursor, query.filters, key) if query.cursor else None
+    if query.format == "json":
+        return _json_page(runtime.db, query, after, key)
+    return _stream(runtime.db, query, after)
+
+
+def _json_page(db: Database, query: ExportQuery, after, key: bytes):
+    with db.session() as session:
+        rows, next_position = fetch_page(session, query.filters, after, query.limit)
+    next_cursor = encode_cursor(next_position, query.filters, key) if next_position else None
+    next_url = None
+    if next_cursor:
+        params = [(k, v) for k, v in request.args.items(multi=True) if k != "cursor"]
+        next_url = f"{request.path}?{urlencode(params + [('cursor', next_cursor)])}"
+    return jsonify({"items": [row_dict(row) for row in rows], "next_cursor": next_cursor,
+                    "next_url": next_url, "truncated": next_cursor is not None,
+                    "limit": query.limit})
+
+
+def _stream(db: Database, query: ExportQuery, after) -> Response:
+    partitions = stream_rows(db, query.filters, after)
+    if query.limit is not None:
+        partitions = _capped(partitions, query.limit)
+    chunks = csv_chunks(partitions) if query.format == "csv" else ndjson_chunks(partitions)
+    stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
+    response = Response(_guarded(chunks), mimetype=MEDIA_TYPES[query.format])
+    response.headers["Content-Type"] = MEDIA_TYPES[query.format]
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="pipewatch-metrics-{stamp}.{query.format}"')
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _capped(partitions, limit: int):
+    """At most `limit` rows; closes the database cursor as soon as they are out."""
+    left = limit
+    try:
+        for rows in partitions:
+            yield rows[:left]
+            left -= len(rows)
+            if left <= 0:
+                return
+    finally:
+        partitions.close()
+
+
+def init_app(server: Flask) -> None:
+    server.register_blueprint(bp)

@@ -1,0 +1,213 @@
+"""Writes from other programs: `POST /api/v1/metrics` and `POST /api/v1/scrape-runs`.
+
+Every request passes the same gates, in order: the bearer token (403 when the server has none
+configured, 401 when missing or wrong), the content type (415), the body size (413), JSON
+syntax (400), then every field (422 listing every problem). Only then is anything written, and
+a list is written in one transaction: all rows or none. Rates are never taken from the caller:
+the database derives them from the counts, and a body whose rate contradicts its counts is
+refused. After the commit the live push is told (`runtime.notify_change()`).
+
+`Idempotency-Key`: the first response to a key is kept (IDEMPOTENCY_TTL_SECONDS, at most
+IDEMPOTENCY_MAX_KEYS per process) and a retry with the same key and body gets it again without
+writing; the same key with another body is a 409. The keys live in this process's memory: a
+retry that reaches another worker process is not recognised (see the module's report).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import OrderedDict
+from datetime import timedelta
+from typing import Any, Callable, Sequence
+
+from flask import Blueprint, Flask, Response, request
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
+
+from api.errors import ApiError
+from api.export import COLUMNS as METRIC_COLUMNS, row_dict
+from api.models import DataQualityMetric, ScrapeRun
+from api.runtime import Runtime, get_runtime
+from api.timeutil import isoformat, utcnow
+from api.validation import (Invalid, MalformedJSON, Unauthorized, check_bearer, check_body,
+                            check_metric, check_scrape_run, parse_json)
+
+bp = Blueprint("pipewatch_ingest", __name__)
+
+SCRAPE_RUN_COLUMNS = ("id", "source", "started_at", "finished_at", "status", "items_found",
+                      "items_new", "error")
+MAX_KEY_LENGTH = 255
+
+
+class IdempotencyStore:
+    """The first response per (route, key), bounded in count and age; thread-safe.
+
+    `lock` serialises keyed writes in this process, so two concurrent retries of one key
+    cannot both write.
+    """
+
+    def __init__(self, ttl_seconds: float, max_keys: int) -> None:
+        self.ttl = ttl_seconds
+        self.max_keys = max_keys
+        self.lock = threading.Lock()
+        self._entries: OrderedDict[str, tuple[float, str, int, bytes]] = OrderedDict()
+
+    def get(self, key: str) -> tuple[str, int, bytes] | None:
+        self._expire()
+        entry = self._entries.get(key)
+        return None if entry is None else entry[1:]
+
+    def put(self, key: str, body_hash: str, status: int, body: bytes) -> None:
+        self._entries[key] = (time.monotonic(), body_hash, status, body)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_keys:
+            self._entries.popitem(last=False)
+
+    def _expire(self) -> None:
+        cutoff = time.monotonic() - self.ttl
+        while self._entries:
+            oldest = next(iter(self._entries.values()))
+            if oldest[0] >= cutoff:
+                break
+            self._entries.popitem(last=False)
+
+
+def get_runtime_store() -> IdempotencyStore:
+    from flask import current_app
+
+    return current_app.extensions["pipewatch_idempotency"]
+
+
+def require_write_token(runtime: Runtime) -> None:
+    """403 when writes are disabled, 401 when the bearer token is missing or wrong."""
+    try:
+        check_bearer(request.headers.get("Authorization"),
+                     runtime.config["PIPEWATCH_INGEST_TOKEN"], required=True)
+    except Unauthorized as exc:
+        if exc.forbidden:
+            raise ApiError(403, str(exc), code="writes_disabled") from None
+        raise ApiError(401, str(exc)) from None
+
+
+def read_json_body() -> Any:
+    """The request's JSON: 415 for another content type, 413 when too big, 400 when malformed."""
+    if request.mimetype != "application/json":
+        raise ApiError(415, "send the body as JSON with Content-Type: application/json",
+                       {"content_type": (request.mimetype or None)})
+    raw = request.get_data(cache=True)  # over MAX_BODY_BYTES: Werkzeug raises 413
+    if not raw.strip():
+        raise ApiError(400, "empty body: send a JSON object or a list of them", code="bad_json")
+    try:
+        return parse_json(raw)
+    except MalformedJSON as exc:
+        raise ApiError(400, str(exc), code="bad_json") from None
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
+        raise ApiError(422, "invalid Idempotency-Key",
+                       {"problems": [{"path": "Idempotency-Key",
+                                      "message": f"1 to {MAX_KEY_LENGTH} printable ASCII characters"}]})
+    return key
+
+
+def _ingest(check_one: Callable, write: Callable[[Any, list[dict]], list[dict]]) -> Response:
+    runtime = get_runtime()
+    require_write_token(runtime)
+    key = _idempotency_key()
+    body = read_json_body()
+    if key is None:
+        return _write(runtime, body, check_one, write)
+    store = get_runtime_store()
+    scoped = hashlib.sha256(f"{request.path}\n{key}".encode()).hexdigest()
+    body_hash = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    with store.lock:
+        earlier = store.get(scoped)
+        if earlier is not None:
+            if earlier[0] != body_hash:
+                raise ApiError(409, "this Idempotency-Key was already used with another body",
+                               code="idempotency_key_reused")
+            response = Response(earlier[2], status=earlier[1], mimetype="application/json")
+            response.headers["Idempotency-Replayed"] = "true"
+            return response
+        response = _write(runtime, body, check_one, write)
+        store.put(scoped, body_hash, response.status_code, response.get_data())
+        return response
+
+
+def _write(runtime: Runtime, body: Any, check_one: Callable, write: Callable) -> Response:
+    config = runtime.config
+    try:
+        rows, _ = check_body(body, check_one, max_items=config["INGEST_MAX_ITEMS"],
+                             now=utcnow(),
+                             max_future=timedelta(seconds=config["INGEST_MAX_FUTURE_SECONDS"]),
+                             config=config)
+    except Invalid as exc:
+        raise ApiError(422, exc.message, {"problems": exc.problems}) from None
+    try:
+        with runtime.db.session() as session:
+            stored = write(session, rows)
+    except IntegrityError:
+        raise ApiError(422, "the database refused these rows; nothing was written",
+                       code="constraint_violation") from None
+    runtime.notify_change()
+    payload = json.dumps({"items": stored}, separators=(",", ":")).encode()
+    return Response(payload, status=201, mimetype="application/json")
+
+
+def _insert(session, model, columns: Sequence[str], rows: list[dict]) -> list[Sequence[Any]]:
+    """One multi-row INSERT ... RETURNING, in the caller's transaction, in the body's order."""
+    table = model.__table__
+    statement = insert(table).returning(*(table.c[name] for name in columns),
+                                        sort_by_parameter_order=True)
+    return session.execute(statement, rows).all()
+
+
+def _write_metrics(session, rows: list[dict]) -> list[dict]:
+    created = utcnow()
+    stored = _insert(session, DataQualityMetric, METRIC_COLUMNS,
+                     [{**row, "created_at": created} for row in rows])
+    return [row_dict(row) for row in stored]
+
+
+def scrape_run_dict(row: Sequence[Any]) -> dict[str, Any]:
+    item = dict(zip(SCRAPE_RUN_COLUMNS, row))
+    item["started_at"] = isoformat(item["started_at"])
+    item["finished_at"] = isoformat(item["finished_at"])
+    return item
+
+
+def _write_scrape_runs(session, rows: list[dict]) -> list[dict]:
+    return [scrape_run_dict(row) for row in _insert(session, ScrapeRun, SCRAPE_RUN_COLUMNS, rows)]
+
+
+@bp.post("/api/v1/metrics")
+def post_metrics():
+    """Store one metric row or a list of them (all or nothing); 201 with the stored rows."""
+    return _ingest(check_metric, _write_metrics)
+
+
+@bp.post("/api/v1/scrape-runs")
+def post_scrape_runs():
+    """Store one scrape run or a list of them (all or nothing); 201 with the stored rows."""
+    return _ingest(check_scrape_run, _write_scrape_runs)
+
+
+@bp.after_request
+def _challenge(response: Response) -> Response:
+    """A 401 names the scheme it wants (RFC 9110)."""
+    if response.status_code == 401:
+        response.headers.setdefault("WWW-Authenticate", 'Bearer realm="pipewatch"')
+    return response
+
+
+def init_app(server: Flask) -> None:
+    config = server.extensions["pipewatch"].config
+    server.extensions["pipewatch_idempotency"] = IdempotencyStore(
+        config["IDEMPOTENCY_TTL_SECONDS"], config["IDEMPOTENCY_MAX_KEYS"])
+    server.register_blueprint(bp)

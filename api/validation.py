@@ -1,0 +1,435 @@
+"""Parsers and validators for what callers send: ingest bodies and export query strings.
+
+Pure functions (no Flask, no database): data in, either clean values or EVERY problem found,
+each as {"path", "message"}. Routes turn problems into one 422; property tests (hypothesis)
+drive these functions directly with hostile input. Messages quote at most a short prefix of a
+caller's value, so an error never echoes a whole hostile payload back.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from api.models import METRIC_TYPES, QUALITY_STATUSES, SCRAPE_STATUSES
+from api.thresholds import quality_status, rate
+from api.timeutil import parse_iso
+
+INT32_MAX = 2**31 - 1
+MAX_SOURCE_LENGTH = 100
+MAX_ERROR_LENGTH = 10_000
+MAX_WINDOW_SECONDS = 366 * 86400
+RATE_TOLERANCE = 1e-9
+
+
+class Invalid(ValueError):
+    """Input that cannot be used; `problems` lists every reason with its field path."""
+
+    def __init__(self, problems: list[dict[str, str]], message: str = "invalid input"):
+        super().__init__(message)
+        self.problems = problems
+        self.message = message
+
+
+class MalformedJSON(ValueError):
+    """The body is not JSON at all (a 400, unlike a JSON body with wrong values: a 422)."""
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json(raw: bytes) -> Any:
+    """Strict JSON: UTF-8, no NaN/Infinity, no absurd nesting; MalformedJSON otherwise."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedJSON("body is not UTF-8") from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise MalformedJSON("JSON nested too deeply") from None
+    except ValueError as exc:
+        raise MalformedJSON(f"body is not valid JSON: {str(exc)[:120]}") from None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# region Field checks: each returns (value, problem message or None)
+
+class _Fields:
+    """Collects problems while reading one object's fields."""
+
+    def __init__(self, obj: Mapping[str, Any], prefix: str) -> None:
+        self.obj = obj
+        self.prefix = prefix
+        self.problems: list[dict[str, str]] = []
+
+    def path(self, name: str) -> str:
+        return f"{self.prefix}{name}" if not self.prefix else f"{self.prefix}.{name}"
+
+    def problem(self, name: str, message: str) -> None:
+        self.problems.append({"path": self.path(name), "message": message})
+
+    def unknown(self, allowed: Iterable[str]) -> None:
+        allowed = set(allowed)
+        for name in self.obj:
+            if name not in allowed:
+                self.problems.append({"path": self.path(str(name)[:60]),
+                                      "message": "unknown field"})
+
+    def get(self, name: str, check: Callable[[Any], Any], *, required: bool = True,
+            nullable: bool = False) -> Any:
+        if name not in self.obj:
+            if required:
+                self.problem(name, "required")
+            return None
+        value = self.obj[name]
+        if value is None:
+            if not nullable:
+                self.problem(name, "must not be null")
+            return None
+        try:
+            return check(value)
+        except ValueError as exc:
+            self.problem(name, str(exc))
+            return None
+
+
+def check_count(value: Any) -> int:
+    """A count: a JSON integer from 0 to 2^31-1 (booleans and 3.0 are not counts)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"must be an integer, got {_short(value)}")
+    if value < 0:
+        raise ValueError("must not be negative")
+    if value > INT32_MAX:
+        raise ValueError(f"must be at most {INT32_MAX}")
+    return value
+
+
+def check_text(value: Any, max_length: int, what: str = "text") -> str:
+    """Non-blank text without control characters; unicode is welcome, stored as given."""
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string, got {_short(value)}")
+    if not value.strip():
+        raise ValueError(f"{what} must not be blank")
+    if len(value) > max_length:
+        raise ValueError(f"{what} must be at most {max_length} characters")
+    if any(ord(ch) < 32 or ord(ch) == 127 or 0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+        raise ValueError(f"{what} must not contain control characters or lone surrogates")
+    return value
+
+
+def check_source(value: Any) -> str:
+    return check_text(value, MAX_SOURCE_LENGTH, "source")
+
+
+def check_choice(choices: Sequence[str]) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return value
+    return check
+
+
+def check_time(now: datetime, max_future: timedelta) -> Callable[[Any], datetime]:
+    """ISO 8601 with a zone, and not later than `now + max_future`."""
+    def check(value: Any) -> datetime:
+        if not isinstance(value, str):
+            raise ValueError("must be an ISO 8601 string such as 2026-11-25T21:00:00Z")
+        moment = parse_iso(value)
+        if moment > now + max_future:
+            raise ValueError(f"is in the future (more than {int(max_future.total_seconds())} s "
+                             "ahead of the server's clock)")
+        return moment
+    return check
+
+
+def check_rate(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"must be a number or null, got {_short(value)}")
+    return float(value)
+
+# endregion
+
+# region Ingest bodies
+
+METRIC_FIELDS = ("timestamp", "window_seconds", "metric_type", "source", "geocoding_attempts",
+                 "geocoding_successes", "validation_attempts", "validation_passes",
+                 "geocoding_success_rate", "validation_pass_rate", "status")
+SCRAPE_RUN_FIELDS = ("source", "started_at", "finished_at", "status", "items_found",
+                     "items_new", "error")
+
+
+def _pairs(fields: _Fields, name_pairs: Iterable[tuple[str, str, str]],
+           values: dict[str, Any]) -> None:
+    """successes <= attempts, and a given rate must equal successes/attempts."""
+    for attempts, successes, rate_name in name_pairs:
+        a, s = values.get(attempts), values.get(successes)
+        if a is None or s is None:
+            continue
+        if s > a:
+            fields.problem(successes, f"must not exceed {attempts}")
+            continue
+        derived = rate(s, a)
+        if rate_name in fields.obj:
+            given = fields.get(rate_name, check_rate, required=False, nullable=True)
+            if given is None and fields.obj[rate_name] is not None:
+                continue  # already reported as not a number
+            if (given is None) != (derived is None) or (
+                    given is not None and abs(given - derived) > RATE_TOLERANCE):
+                fields.problem(rate_name, f"contradicts the counts ({successes}/{attempts} = "
+                                          f"{'null' if derived is None else round(derived, 6)}); "
+                                          "rates are derived from counts, omit it")
+
+
+def check_metric(obj: Any, prefix: str, *, now: datetime, max_future: timedelta,
+                 config: Mapping[str, Any]) -> tuple[dict[str, Any] | None, list[dict[str, str]]]:
+    """One metric object -> (row values ready to insert, problems)."""
+    if not isinstance(obj, dict):
+        return None, [{"path": prefix or "$", "message": "must be a JSON object"}]
+    fields = _Fields(obj, prefix)
+    fields.unknown(METRIC_FIELDS)
+    values = {
+        "timestamp": fields.get("timestamp", check_time(now, max_future)),
+        "window_seconds": fields.get("window_seconds", check_count),
+        "metric_type": fields.get("metric_type", check_choice(METRIC_TYPES)),
+        "source": fields.get("source", check_source, required=False, nullable=True),
+    }
+    for name in ("geocoding_attempts", "geocoding_successes", "validation_attempts",
+                 "validation_passes"):
+        values[name] = fields.get(name, check_count)
+    window = values["window_seconds"]
+    if window is not None and not 0 < window <= MAX_WINDOW_SECONDS:
+        fields.problem("window_seconds", f"must be between 1 and {MAX_WINDOW_SECONDS}")
+    if values["metric_type"] == "hourly" and window not in (None, 3600):
+        fields.problem("window_seconds", "an hourly row covers one hour: 3600")
+    if values["metric_type"] == "aggregate" and values["source"] is not None:
+        fields.problem("source", "an aggregate row covers all sources: must be null")
+    if values["metric_type"] == "source" and obj.get("source") is None:
+        fields.problem("source", "a source row names its source")
+    _pairs(fields, (("geocoding_attempts", "geocoding_successes", "geocoding_success_rate"),
+                    ("validation_attempts", "validation_passes", "validation_pass_rate")), values)
+    if fields.problems:
+        return None, fields.problems
+    status = quality_status(rate(values["geocoding_successes"], values["geocoding_attempts"]),
+                            rate(values["validation_passes"], values["validation_attempts"]),
+                            config)
+    given = fields.get("status", check_choice(QUALITY_STATUSES), required=False)
+    if "status" in obj and given is not None and given != status:
+        fields.problem("status", f"contradicts the counts (they give {status}); omit it")
+    values["status"] = status
+    return (None, fields.problems) if fields.problems else (values, [])
+
+
+def check_scrape_run(obj: Any, prefix: str, *, now: datetime, max_future: timedelta,
+                     config: Mapping[str, Any] | None = None
+                     ) -> tuple[dict[str, Any] | None, list[dict[str, str]]]:
+    """One scrape-run object -> (row values ready to insert, problems)."""
+    if not isinstance(obj, dict):
+        return None, [{"path": prefix or "$", "message": "must be a JSON object"}]
+    fields = _Fields(obj, prefix)
+    fields.unknown(SCRAPE_RUN_FIELDS)
+    when = check_time(now, max_future)
+    values = {
+        "source": fields.get("source", check_source),
+        "started_at": fields.get("started_at", when),
+        "finished_at": fields.get("finished_at", when, required=False, nullable=True),
+        "status": fields.get("status", check_choice(SCRAPE_STATUSES)),
+        "items_found": fields.get("items_found", check_count),
+        "items_new": fields.get("items_new", check_count),
+        "error": fields.get("error", lambda v: check_text(v, MAX_ERROR_LENGTH, "error"),
+                            required=False, nullable=True),
+    }
+    started, finished = values["started_at"], values["finished_at"]
+    if started is not None and finished is not None and finished < started:
+        fields.problem("finished_at", "must not be before started_at")
+    found, new = values["items_found"], values["items_new"]
+    if found is not None and new is not None and new > found:
+        fields.problem("items_new", "must not exceed items_found")
+    return (None, fields.problems) if fields.problems else (values, [])
+
+
+def check_body(body: Any, check_one: Callable[..., tuple[dict | None, list]], *,
+               max_items: int, **kwargs: Any) -> tuple[list[dict[str, Any]], bool]:
+    """A body of one object or a non-empty list of them -> (rows, was_list); Invalid otherwise.
+
+    Every item is checked and every problem reported, so a caller fixes a batch in one go.
+    """
+    was_list = isinstance(body, list)
+    items = body if was_list else [body]
+    if was_list and not items:
+        raise Invalid([{"path": "$", "message": "must not be an empty list"}])
+    if len(items) > max_items:
+        raise Invalid([{"path": "$", "message": f"at most {max_items} items per request"}])
+    rows: list[dict[str, Any]] = []
+    problems: list[dict[str, str]] = []
+    for index, item in enumerate(items):
+        row, found = check_one(item, f"[{index}]" if was_list else "", **kwargs)
+        problems.extend(found)
+        if row is not None:
+            rows.append(row)
+    if problems:
+        raise Invalid(problems, f"{len(problems)} problem(s) in the body; nothing was written")
+    return rows, was_list
+
+# endregion
+
+# region Export query strings
+
+EXPORT_FORMATS = ("json", "csv", "ndjson")
+
+
+@dataclass(frozen=True)
+class MetricFilters:
+    """The filters of `GET /api/v1/metrics`; `digest()` binds a cursor to them."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    metric_types: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+
+    def canonical(self) -> list[Any]:
+        return [self.start.isoformat() if self.start else None,
+                self.end.isoformat() if self.end else None,
+                sorted(self.metric_types), sorted(self.sources), sorted(self.statuses)]
+
+
+@dataclass(frozen=True)
+class ExportQuery:
+    filters: MetricFilters
+    limit: int | None
+    cursor: str | None
+    format: str
+    problems: list[dict[str, str]] = field(default_factory=list)
+
+
+def _one(args: Any, name: str) -> str | None:
+    values = args.getlist(name)
+    return values[-1] if values else None
+
+
+def parse_time_param(value: str | None, name: str, problems: list[dict[str, str]]
+                     ) -> datetime | None:
+    if value is None or value == "":
+        return None
+    try:
+        return parse_iso(value)
+    except ValueError as exc:
+        problems.append({"path": name, "message": str(exc)})
+        return None
+
+
+def parse_limit(value: str | None, default: int, maximum: int | None,
+                problems: list[dict[str, str]]) -> int | None:
+    """A positive integer at most `maximum` (None: no maximum); beyond it is a 422, not capped."""
+    if value is None or value == "":
+        return default
+    text = value.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 12:
+        problems.append({"path": "limit", "message": "must be a positive integer"})
+        return None
+    number = int(text)
+    if number < 1:
+        problems.append({"path": "limit", "message": "must be at least 1"})
+        return None
+    if maximum is not None and number > maximum:
+        problems.append({"path": "limit",
+                         "message": f"must be at most {maximum} (use format=csv or ndjson "
+                                    "to stream the whole range)"})
+        return None
+    return number
+
+
+def _choices(args: Any, name: str, allowed: Sequence[str],
+             problems: list[dict[str, str]]) -> tuple[str, ...]:
+    values = tuple(v for v in args.getlist(name) if v != "")
+    for value in values:
+        if value not in allowed:
+            problems.append({"path": name, "message": f"must be one of {', '.join(allowed)}"})
+    return values
+
+
+def negotiate_format(fmt: str | None, accept: str | None) -> str | None:
+    """`format=` wins; else the Accept header (text/csv, application/x-ndjson); else JSON."""
+    if fmt:
+        return fmt if fmt in EXPORT_FORMATS else None
+    accept = (accept or "").lower()
+    if "text/csv" in accept:
+        return "csv"
+    if "ndjson" in accept:
+        return "ndjson"
+    return "json"
+
+
+def parse_export_query(args: Any, accept: str | None, *, default_limit: int,
+                       max_limit: int) -> ExportQuery:
+    """`args` is a MultiDict (request.args); Invalid lists every bad parameter."""
+    problems: list[dict[str, str]] = []
+    start = parse_time_param(_one(args, "start"), "start", problems)
+    end = parse_time_param(_one(args, "end"), "end", problems)
+    if start and end and end < start:
+        problems.append({"path": "end", "message": "must not be before start"})
+    sources = []
+    for value in args.getlist("source"):
+        try:
+            sources.append(check_source(value))
+        except ValueError as exc:
+            problems.append({"path": "source", "message": str(exc)})
+    fmt = negotiate_format(_one(args, "format"), accept)
+    if fmt is None:
+        problems.append({"path": "format", "message": f"must be one of {', '.join(EXPORT_FORMATS)}"})
+    streaming = fmt in ("csv", "ndjson")
+    limit = parse_limit(_one(args, "limit"), None if streaming else default_limit,
+                        None if streaming else max_limit, problems)
+    cursor = _one(args, "cursor") or None
+    if cursor is not None and len(cursor) > 512:
+        problems.append({"path": "cursor", "message": "invalid cursor"})
+    filters = MetricFilters(
+        start=start, end=end,
+        metric_types=_choices(args, "metric_type", METRIC_TYPES, problems),
+        sources=tuple(sources),
+        statuses=_choices(args, "status", QUALITY_STATUSES, problems))
+    if problems:
+        raise Invalid(problems, "invalid query parameters")
+    return ExportQuery(filters=filters, limit=limit, cursor=cursor, format=fmt or "json")
+
+# endregion
+
+# region Bearer tokens
+
+
+class Unauthorized(ValueError):
+    """Missing or wrong credentials (401); `forbidden` when the door is shut for everyone (403)."""
+
+    def __init__(self, message: str, forbidden: bool = False):
+        super().__init__(message)
+        self.forbidden = forbidden
+
+
+def check_bearer(header: str | None, token: str, *, required: bool) -> None:
+    """Compare `Authorization: Bearer ...` with `token` in constant time.
+
+    `required=True` (writes): no configured token means the door is shut (403), never open.
+    `required=False` (reads): no configured token means open.
+    """
+    if not token:
+        if required:
+            raise Unauthorized("writes are disabled: the server has no PIPEWATCH_INGEST_TOKEN",
+                               forbidden=True)
+        return
+    scheme, _, given = (header or "").partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        raise Unauthorized("missing bearer token: send Authorization: Bearer <token>")
+    if not hmac.compare_digest(given.strip().encode("utf-8", "surrogatepass"),
+                               token.encode("utf-8")):
+        raise Unauthorized("wrong bearer token")
+
+# endregion
