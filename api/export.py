@@ -48,12 +48,16 @@ MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson
 
 def metrics_statement(filters: MetricFilters, after: tuple[datetime, int] | None = None,
                       limit: int | None = None) -> Select:
-    """Rows matching `filters` after keyset position `after`, ordered by (timestamp, id)."""
+    """Rows matching `filters` after keyset position `after`, ordered by (timestamp, id).
+
+    The time range is half-open, `start <= timestamp < end`, so consecutive ranges never
+    export a row twice.
+    """
     query = select(*_SELECTED).order_by(M.timestamp, M.id)
     if filters.start is not None:
         query = query.where(M.timestamp >= filters.start)
     if filters.end is not None:
-        query = query.where(M.timestamp <= filters.end)
+        query = query.where(M.timestamp < filters.end)
     if filters.metric_types:
         query = query.where(M.metric_type.in_(filters.metric_types))
     if filters.sources:
