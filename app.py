@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import dash
 from flask import Flask
 
-from api import errors, export, ingest, migrate, rest
+from api import errors, export, ingest, migrate, reads, rest
 from api.config import load_config
 from api.db import Database
 from api.runtime import Runtime
@@ -37,6 +37,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> dash.Dash:
     rest.init_app(server)
     ingest.init_app(server)
     export.init_app(server)
+    reads.init_app(server)
 
     app = dash.Dash(__name__, server=server, title="pipewatch", update_title=None)
     import dashboard

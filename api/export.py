@@ -255,5 +255,12 @@ def _capped(partitions, limit: int):
         partitions.close()
 
 
+@bp.before_request
+def _reads_need_the_read_token() -> None:
+    from api.reads import require_read_token
+
+    require_read_token()
+
+
 def init_app(server: Flask) -> None:
     server.register_blueprint(bp)

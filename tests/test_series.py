@@ -102,3 +102,44 @@ def test_bad_metric_and_naive_times_are_refused(database):
         with pytest.raises(SeriesError):
             fetch_series(session, metric="volume", start=T0.replace(tzinfo=None),
                          end=T0 + timedelta(days=1))
+
+
+# region GET /api/v1/metrics/series
+
+def test_series_route_returns_the_same_rows_as_the_function(make_app):
+    app = make_app()
+    db = app.server.extensions["pipewatch"].db
+    add(db, [metric(t, source=s, geo=(10, 7 if s == "b" else 10))
+             for t in hours(30) for s in ("a", "b")])
+    client = app.server.test_client()
+    response = client.get("/api/v1/metrics/series?metric=geocoding_success_rate&bucket=day"
+                          "&start=2026-11-01T00:00:00Z&end=2026-11-03T00:00:00Z"
+                          "&source=b&source=a")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["bucket"] == "day" and body["start"] == "2026-11-01T00:00:00Z"
+    with db.session() as session:
+        expected = fetch_series(session, metric="geocoding_success_rate", start=T0,
+                                end=T0 + timedelta(days=2), sources=["a", "b"], bucket="day",
+                                config=app.server.extensions["pipewatch"].config)
+    assert [(r["source"], r["bucket_start"], r["rate"]) for r in body["items"]] == [
+        (r["source"], r["bucket_start"].strftime("%Y-%m-%dT%H:%M:%SZ"), r["rate"])
+        for r in expected]
+    assert [r["attempts"] for r in body["items"]] == [240, 60, 240, 60]
+    assert body["items"][2]["status"] == "error" and body["items"][2]["rate"] == 0.7
+    auto = client.get("/api/v1/metrics/series?metric=volume&start=2026-11-01T00:00:00Z"
+                      "&end=2026-11-02T00:00:00Z&source=a").get_json()
+    assert auto["bucket"] == "hour" and len(auto["items"]) == 24
+
+
+@pytest.mark.parametrize("query, path", [
+    ("", "metric"), ("metric=rate", "metric"), ("metric=volume&bucket=week", "bucket"),
+    ("metric=volume&start=2026-11-01T00:00:00", "start"),
+    ("metric=volume&start=2026-11-02T00:00:00Z&end=2026-11-01T00:00:00Z", "end"),
+    ("metric=volume&bucket=hour&start=2020-01-01T00:00:00Z&end=2026-01-01T00:00:00Z", "bucket")])
+def test_series_route_refuses_bad_queries(client, query, path):
+    response = client.get(f"/api/v1/metrics/series?{query}")
+    assert response.status_code == 422
+    assert path in [p["path"] for p in response.get_json()["error"]["details"]["problems"]]
+
+# endregion
