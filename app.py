@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import dash
 from flask import Flask
 
-from api import errors, export, ingest, migrate, reads, rest
+from api import errors, export, ingest, live, migrate, reads, rest
 from api.config import load_config
 from api.db import Database
 from api.runtime import Runtime
@@ -35,6 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> dash.Dash:
 
     errors.init_app(server)
     rest.init_app(server)
+    live.init_app(server)  # WebSocket push, change feed, /metrics
     ingest.init_app(server)
     export.init_app(server)
     reads.init_app(server)

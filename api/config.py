@@ -90,6 +90,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("WS_MAX_MESSAGE_BYTES", 1024, int, "Largest inbound WebSocket frame accepted."),
     Setting("SQLITE_WATCH_SECONDS", 0.25, float,
             "How often SQLite's PRAGMA data_version is read to hear other processes' writes."),
+    Setting("WS_COALESCE_SECONDS", 0.1, float,
+            "Changes within this long of the last pushed change are sent together (a burst of "
+            "commits causes a few recomputations); a lone change is pushed at once."),
+    Setting("WS_PING_SECONDS", 25.0, float,
+            "The server pings every socket this often and closes one that does not answer "
+            "(frees slots held by vanished clients); 0 turns it off."),
+    Setting("WS_COMPRESSION", False, _bool,
+            "Accept permessage-deflate on sockets: fewer bytes on the wire, but every message "
+            "is compressed per socket (CPU, and ~100 KB of memory per socket)."),
+    Setting("GRACEFUL_TIMEOUT_SECONDS", 10, int,
+            "`serve`: on SIGTERM, open requests get this long to finish (sockets are closed "
+            "with 1001 at once so clients reconnect elsewhere)."),
     Setting("MAX_BODY_BYTES", 1_048_576, int, "Largest request body accepted (413 beyond)."),
     Setting("INGEST_MAX_ITEMS", 10_000, int,
             "Most rows one ingest request may carry (a list is written all or nothing)."),

@@ -1,11 +1,14 @@
 """pipewatch counting itself: sockets, messages, computations, polls, reconnections.
 
 Each app has its own Prometheus registry (many apps live in one test process), exposed at
-`GET /metrics` in the Prometheus text format.
+`GET /metrics` in the Prometheus text format. Counters are per process: with several gunicorn
+workers, scrape each worker (one port each) or sum what you get over time.
 """
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from flask import Blueprint, Flask, Response, current_app
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, \
+    generate_latest
 
 
 class Telemetry:
@@ -31,3 +34,42 @@ class Telemetry:
             registry=r)
         self.polls = Counter("pipewatch_polls", "Status polls served to pages in polling mode",
                              registry=r)
+        self.broadcasts = Counter(
+            "pipewatch_broadcasts",
+            "Hub recomputations by outcome: change (sent), heartbeat (sent unchanged), "
+            "unchanged (not sent)", ["reason"], registry=r)
+        self.broadcast_failures = Counter(
+            "pipewatch_broadcast_failures",
+            "Hub recomputations that failed (sockets were closed with 1011)", registry=r)
+        self.mailbox_overwrites = Counter(
+            "pipewatch_ws_mailbox_overwrites",
+            "Messages replaced in a socket's mailbox before it was sent (slow readers)",
+            registry=r)
+        self.status_seq = Gauge("pipewatch_status_seq", "seq of the last status broadcast",
+                                registry=r)
+        self.change_events = Counter(
+            "pipewatch_change_events",
+            "Changes heard from other processes by the change feed", ["source"], registry=r)
+        self.changefeed_connected = Gauge(
+            "pipewatch_changefeed_connected",
+            "1 while the change feed watches the database (LISTEN or data_version)", registry=r)
+        self.changefeed_reconnects = Counter(
+            "pipewatch_changefeed_reconnects", "Times the change feed lost its database",
+            registry=r)
+
+
+bp = Blueprint("pipewatch_metrics", __name__)
+
+
+@bp.get("/metrics")
+def metrics_route():
+    """The process's counters in the Prometheus text format (bearer token if reads need one)."""
+    from api.reads import require_read_token
+
+    require_read_token()
+    registry = current_app.extensions["pipewatch"].telemetry.registry
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+
+def init_app(server: Flask) -> None:
+    server.register_blueprint(bp)

@@ -1,0 +1,228 @@
+"""The hub: one broadcaster per process, one latest-only mailbox per open WebSocket.
+
+Why this shape: the status is the same for every socket, so it is computed once and serialised
+once per change, and the same text is handed to every mailbox. A mailbox keeps only the newest
+message, so a slow or stalled reader gets the latest state whenever it next reads, never an
+unbounded queue, and never holds up the broadcaster or the other sockets (each socket's own
+handler does the sending).
+
+Bursts coalesce: `notify()` only sets a flag; the broadcaster wakes, clears it and computes.
+Notifications that arrive while it computes cause one more computation, not one each, and a
+change that follows a change-driven broadcast within WS_COALESCE_SECONDS waits out the rest of
+that interval (a lone change still goes out at once). The last state is always sent.
+
+With no change, every socket still gets the status at least every WS_HEARTBEAT_SECONDS (ages
+move on). A recomputation whose content did not change (same `seq`) is not sent unless the
+heartbeat is due, so a change heard twice (from the writer and from the change feed) reaches a
+client once.
+
+The broadcaster and the change feed start with the first subscriber: an app nobody watches
+(the command line, most tests) runs no extra thread and holds no LISTEN connection.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Union
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Close:
+    """A mailbox message telling the socket's handler to close with `code` and `reason`."""
+
+    code: int
+    reason: str
+
+
+Message = Union[str, Close]
+
+SHUTTING_DOWN = Close(1001, "server shutting down; reconnect shortly")
+STATUS_UNAVAILABLE = Close(1011, "status unavailable: database unavailable; poll instead")
+
+
+class Mailbox:
+    """One socket's inbox. Holds only the newest message; `wake` is set whenever one arrives."""
+
+    __slots__ = ("_lock", "_message", "wake")
+
+    def __init__(self, wake: threading.Event) -> None:
+        self._lock = threading.Lock()
+        self._message: Optional[Message] = None
+        self.wake = wake
+
+    def put(self, message: Message) -> bool:
+        """Replace the held message; True when an unread one was dropped for it."""
+        with self._lock:
+            dropped = self._message is not None and not isinstance(self._message, Close)
+            if not isinstance(self._message, Close):  # a close order is never overwritten
+                self._message = message
+        self.wake.set()
+        return dropped
+
+    def take(self) -> Optional[Message]:
+        """The held message (emptying the mailbox), or None."""
+        with self._lock:
+            message, self._message = self._message, None
+        return message
+
+
+class Hub:
+    """Broadcasts `compute()`'s document to every subscribed mailbox (see the module doc)."""
+
+    def __init__(self, compute: Callable[[], dict[str, Any]], *, telemetry,
+                 heartbeat_seconds: float, coalesce_seconds: float,
+                 start_worker: Callable[[str, Callable[[], None]], Any],
+                 stopping: threading.Event,
+                 on_start: Optional[Callable[[Callable[[], None]], None]] = None) -> None:
+        self._compute = compute
+        self._telemetry = telemetry
+        self._heartbeat = heartbeat_seconds
+        self._coalesce = coalesce_seconds
+        self._start_worker = start_worker
+        self._stopping = stopping
+        self._on_start = on_start
+        self._lock = threading.Lock()
+        self._dirty = threading.Event()
+        self._mailboxes: set[Mailbox] = set()
+        self._started = False
+        self._latest: Optional[str] = None  # the newest status text, for new subscribers
+        self._force = False  # a subscriber waits for its first message: send even if unchanged
+        self._sent_seq: Optional[int] = None
+        self._last_sent = 0.0
+        self._last_change_sent = float("-inf")
+        self._failing = False
+
+    # region: called by writers, sockets and the runtime
+
+    def notify(self) -> None:
+        """Something committed may have changed the status; cheap, callable from any thread."""
+        self._dirty.set()
+
+    def subscribe(self, wake: threading.Event, limit: int) -> Optional[Mailbox]:
+        """A mailbox holding the current status, or None when `limit` sockets are open already."""
+        self.start()
+        with self._lock:
+            if len(self._mailboxes) >= limit or self._stopping.is_set():
+                return None
+            mailbox = Mailbox(wake)
+            self._mailboxes.add(mailbox)
+            if self._latest is not None:
+                mailbox.put(self._latest)
+            else:
+                self._force = True
+                self._dirty.set()
+        self._telemetry.ws_open.inc()
+        return mailbox
+
+    def unsubscribe(self, mailbox: Mailbox) -> None:
+        with self._lock:
+            if mailbox not in self._mailboxes:
+                return
+            self._mailboxes.discard(mailbox)
+        self._telemetry.ws_open.dec()
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._mailboxes)
+
+    def start(self) -> None:
+        """Start the broadcaster, and `on_start(notify)` (the change feed), once."""
+        with self._lock:
+            if self._started or self._stopping.is_set():
+                return
+            self._started = True
+        self._start_worker("hub", self._run)
+        if self._on_start is not None:
+            self._on_start(self.notify)
+
+    def stop(self) -> None:
+        """Tell every socket the server is going away, and wake the broadcaster to end."""
+        self._stopping.set()
+        self._dirty.set()
+        with self._lock:
+            for mailbox in self._mailboxes:
+                mailbox.put(SHUTTING_DOWN)
+
+    # endregion
+    # region: the broadcaster thread
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._dirty.wait(timeout=self._until_heartbeat())
+            if self._stopping.is_set():
+                return
+            changed = self._dirty.is_set()
+            if changed:
+                wait = self._last_change_sent + self._coalesce - time.monotonic()
+                if wait > 0 and self._stopping.wait(wait):
+                    return
+                self._dirty.clear()
+            try:
+                self._broadcast()
+            except Exception:  # noqa: BLE001 - the broadcaster must outlive any one failure
+                log.exception("broadcast failed")
+
+    def _until_heartbeat(self) -> Optional[float]:
+        if not self._mailboxes and self._latest is None:
+            return None  # nobody listens and nothing is cached: sleep until notified
+        return max(0.0, self._last_sent + self._heartbeat - time.monotonic())
+
+    def _broadcast(self) -> None:
+        if not self._mailboxes:
+            self._latest = None  # a later subscriber gets a fresh computation, not an old one
+            self._last_sent = time.monotonic()
+            return
+        started = time.perf_counter()
+        try:
+            document = self._compute()
+        except Exception as exc:  # noqa: BLE001 - most often the database is down
+            self._fail(exc)
+            return
+        if self._failing:
+            self._failing = False
+            log.info("status computable again")
+        text = json.dumps(document, separators=(",", ":"))
+        seq = document.get("seq")
+        now = time.monotonic()
+        heartbeat_due = now - self._last_sent >= self._heartbeat - 0.001
+        changed = seq != self._sent_seq
+        with self._lock:
+            self._latest = text
+            send = changed or heartbeat_due or self._force
+            self._force = False
+            targets = list(self._mailboxes) if send else []
+        if not send:
+            self._telemetry.broadcasts.labels("unchanged").inc()
+            return
+        dropped = sum(mailbox.put(text) for mailbox in targets)
+        self._sent_seq = seq
+        self._last_sent = now
+        if changed:
+            self._last_change_sent = now
+        self._telemetry.broadcasts.labels("change" if changed else "heartbeat").inc()
+        if dropped:
+            self._telemetry.mailbox_overwrites.inc(dropped)
+        if isinstance(seq, int):
+            self._telemetry.status_seq.set(seq)
+        self._telemetry.broadcast_seconds.observe(time.perf_counter() - started)
+
+    def _fail(self, exc: Exception) -> None:
+        """The status cannot be computed: close every socket so its page polls (and sees why)."""
+        self._telemetry.broadcast_failures.inc()
+        if not self._failing:
+            self._failing = True
+            log.warning("status not computable, closing sockets: %s", type(exc).__name__)
+        with self._lock:
+            self._latest = None
+            self._sent_seq = None
+            targets = list(self._mailboxes)
+        for mailbox in targets:
+            mailbox.put(STATUS_UNAVAILABLE)
+        self._last_sent = time.monotonic()
+
+    # endregion

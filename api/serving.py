@@ -1,0 +1,86 @@
+"""`python app.py serve`: the app under gunicorn with one gevent worker.
+
+Why gunicorn + gevent: every open WebSocket holds its handler for as long as it is open. A
+gevent worker runs each one as a greenlet, so one process holds thousands of sockets while
+still answering HTTP; Werkzeug's dev server cannot close a socket cleanly (clients see 1006),
+and threaded workers need a thread per socket.
+
+`serve(config)` replaces this process with gunicorn (signals then reach gunicorn directly).
+Every setting travels in the environment, never on the command line where `ps` would show the
+database password. gunicorn loads this module as its config (`-c python:api.serving`) for one
+hook: when the worker is told to stop, its sockets are closed at once with 1001 ("going away"),
+so clients reconnect elsewhere instead of waiting out the graceful timeout.
+
+Several workers or hosts: run gunicorn yourself, as README shows (`gunicorn_command` is that
+command); with PostgreSQL they all hear every change through LISTEN/NOTIFY.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Mapping
+
+from api.config import REPO_ROOT, SETTINGS
+
+APP = "app:server"
+
+
+def _env_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (tuple, list)):
+        return ",".join(str(item) for item in value)
+    return str(value)
+
+
+def settings_env(config: Mapping[str, Any]) -> dict[str, str]:
+    """The settings as environment variables (the app reads them back with load_config)."""
+    return {setting.name: _env_value(config[setting.name])
+            for setting in SETTINGS if setting.name in config}
+
+
+def gunicorn_command(config: Mapping[str, Any], workers: int = 1) -> list[str]:
+    """The gunicorn command line for these settings (no secrets in it)."""
+    host = config["HOST"]
+    bind = f"[{host}]:{config['PORT']}" if ":" in host else f"{host}:{config['PORT']}"
+    # Each socket is a gevent "connection"; leave room for HTTP requests beside them.
+    connections = max(1000, config["WS_MAX_CONNECTIONS"] + 200)
+    return [sys.executable, "-m", "gunicorn", APP,
+            "--worker-class", "gevent", "--workers", str(workers),
+            "--worker-connections", str(connections),
+            "--bind", bind, "--chdir", str(REPO_ROOT),
+            "--graceful-timeout", str(config["GRACEFUL_TIMEOUT_SECONDS"]),
+            "--no-control-socket", "--config", "python:api.serving",
+            "--log-level", str(config["LOG_LEVEL"]).lower()]
+
+
+def serve(config: Mapping[str, Any]) -> int:
+    """Replace this process with gunicorn serving the app; returns only if exec fails."""
+    command = gunicorn_command(config)
+    env = {**os.environ, **settings_env(config)}
+    print(f"serving http://{config['HOST']}:{config['PORT']} (gunicorn, gevent worker)",
+          flush=True)
+    os.execve(command[0], command, env)
+    return 1  # pragma: no cover - execve does not return
+
+
+# region: gunicorn hook (this module is gunicorn's config file; only hook names are read)
+
+
+def post_worker_init(worker) -> None:
+    """Close the app's sockets (1001) as soon as the worker is told to stop."""
+    runtime = getattr(worker.wsgi, "extensions", {}).get("pipewatch")
+    if runtime is None:
+        return
+    import threading  # patched by gevent in a gevent worker: this is a greenlet
+    import time
+
+    def watch() -> None:
+        while worker.alive:
+            time.sleep(0.2)
+        runtime.close(timeout=1.0)
+
+    threading.Thread(target=watch, name="pipewatch-shutdown", daemon=True).start()
+
+
+# endregion

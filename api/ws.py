@@ -1,0 +1,184 @@
+"""The WebSocket endpoint: `/api/v1/ws/monitoring/pipeline-status` (Flask-Sock, on a Blueprint).
+
+On connect the socket gets the current status at once, then whatever its hub mailbox receives:
+every change, and the status at least every WS_HEARTBEAT_SECONDS. It is the same JSON document
+as `GET /api/v1/monitoring/pipeline-status`.
+
+Before the upgrade (plain HTTP answers, in the API's error shape): a handshake whose Origin is
+neither this app's host nor in WS_ALLOWED_ORIGINS gets 403 (no Origin at all, as from websocat
+or scripts, is allowed: Origin only guards browsers against other sites); with
+PIPEWATCH_READ_TOKEN set, a missing or wrong `Authorization: Bearer` gets 401.
+After the upgrade: beyond WS_MAX_CONNECTIONS open sockets the handshake is accepted and closed
+at once with 1013 and a reason, so a client knows to poll instead of retrying blindly. Inbound
+frames are capped at WS_MAX_MESSAGE_BYTES (1009 beyond); a text `ping` gets `pong`; anything
+else is ignored. The handler ends as soon as the peer goes, cleanly or not, freeing the slot.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Optional
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, current_app, request
+from flask_sock import Sock
+from simple_websocket import ConnectionClosed
+
+from api.errors import ApiError
+from api.hub import Close, Hub, Mailbox
+from api.runtime import get_runtime
+from api.reads import require_read_token
+
+PATH = "/api/v1/ws/monitoring/pipeline-status"
+IDLE_WAIT_SECONDS = 30.0  # the handler wakes at least this often even if nothing happens
+_DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
+
+bp = Blueprint("pipewatch_ws", __name__)
+sock = Sock()
+
+
+def get_hub(app: Optional[Flask] = None) -> Hub:
+    return (app or current_app).extensions["pipewatch.hub"]
+
+
+# region: before the upgrade
+
+
+def _origin_key(origin: str) -> Optional[tuple[str, str, int]]:
+    """(scheme, host, port) of an Origin, with the scheme's default port filled in."""
+    try:
+        parts = urlsplit(origin.strip())
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
+    except ValueError:
+        return None
+    if not parts.scheme or not parts.hostname or port is None:
+        return None
+    return parts.scheme.lower(), parts.hostname.lower(), port
+
+
+def origin_allowed(origin: Optional[str], host: str, allowed: tuple[str, ...]) -> bool:
+    """No Origin, this app's own host (the Host header), or one of `allowed`."""
+    if origin is None:
+        return True
+    key = _origin_key(origin)
+    if key is None:
+        return False  # includes "null" (sandboxed frames, file: pages)
+    if key in {_origin_key(entry) for entry in allowed}:
+        return True
+    own = _origin_key(f"{key[0]}://{host}")
+    return own is not None and own[1:] == key[1:]
+
+
+@bp.before_request
+def _guard_handshake():
+    runtime = get_runtime()
+    config = runtime.config
+    if not origin_allowed(request.headers.get("Origin"), request.host,
+                          config["WS_ALLOWED_ORIGINS"]):
+        runtime.telemetry.ws_refused.labels("origin").inc()
+        raise ApiError(403, "WebSocket handshake from an origin that is not allowed",
+                       {"fix": "open the page from this server, or add its origin to "
+                               "WS_ALLOWED_ORIGINS"}, code="origin_not_allowed")
+    try:
+        require_read_token()
+    except ApiError:
+        runtime.telemetry.ws_refused.labels("token").inc()
+        raise
+    if not config["WS_COMPRESSION"]:
+        # simple-websocket accepts permessage-deflate whenever offered; compressing per socket
+        # would undo "serialise once" (CPU and ~100 KB of zlib state per socket).
+        request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+
+
+# endregion
+# region: the open socket
+
+
+class _WholeFrames:
+    """The connection's socket, with `send` writing every byte.
+
+    simple-websocket writes frames with `sock.send()`, which may write only part of them when
+    the peer's buffer is nearly full (always possible under gevent); the rest would be lost and
+    the stream corrupted. `sendall` blocks this socket's handler instead, which is harmless: the
+    hub never waits for a handler.
+    """
+
+    def __init__(self, raw) -> None:
+        self._raw = raw
+
+    def send(self, data: bytes) -> int:
+        self._raw.sendall(data)
+        return len(data)
+
+    def __getattr__(self, name: str):
+        return getattr(self._raw, name)
+
+
+def _count_attempt(telemetry) -> None:
+    try:
+        attempt = int(request.args.get("attempt", "0"))
+    except ValueError:
+        return
+    if attempt > 0:
+        telemetry.ws_reconnects.inc()
+
+
+@sock.route(PATH, bp=bp)
+def pipeline_status_socket(ws) -> None:
+    runtime = get_runtime()
+    telemetry = runtime.telemetry
+    ws.sock = _WholeFrames(ws.sock)
+    _count_attempt(telemetry)
+    if runtime.stopping.is_set():
+        ws.close(1001, "server shutting down; reconnect shortly")
+        return
+    limit = runtime.config["WS_MAX_CONNECTIONS"]
+    mailbox = get_hub().subscribe(ws.event, limit)
+    if mailbox is None:
+        telemetry.ws_refused.labels("limit").inc()
+        ws.close(1013, f"too many connections (limit {limit}); poll "
+                       "GET /api/v1/monitoring/pipeline-status")
+        return
+    telemetry.ws_opened.inc()
+    try:
+        _serve(ws, mailbox, telemetry)
+    except (ConnectionClosed, OSError):
+        pass  # the peer went away: nothing to tell anyone
+    finally:
+        get_hub().unsubscribe(mailbox)
+
+
+def _serve(ws, mailbox: Mailbox, telemetry) -> None:
+    """Send the mailbox's messages and answer pings until the socket closes.
+
+    The mailbox shares the socket's own event (simple-websocket sets it on every inbound frame
+    and on disconnect; the hub sets it on every message), so one wait covers all three.
+    """
+    wake: threading.Event = mailbox.wake
+    while True:
+        wake.wait(IDLE_WAIT_SECONDS)
+        wake.clear()
+        while (inbound := ws.receive(timeout=0)) is not None:  # raises once disconnected
+            if isinstance(inbound, str) and inbound.strip().lower() == "ping":
+                ws.send("pong")
+        if not ws.connected:
+            return
+        message = mailbox.take()
+        if isinstance(message, Close):
+            ws.close(message.code, message.reason)
+            return
+        if message is not None:
+            ws.send(message)
+            telemetry.ws_messages.inc()
+
+
+# endregion
+
+
+def init_app(server: Flask) -> None:
+    """Register the route; the socket options come from the settings."""
+    config = get_runtime(server).config
+    server.config["SOCK_SERVER_OPTIONS"] = {
+        "max_message_size": config["WS_MAX_MESSAGE_BYTES"],
+        "ping_interval": config["WS_PING_SECONDS"] or None,
+    }
+    server.register_blueprint(bp)
