@@ -80,6 +80,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Run the demo pipeline simulator in-process (what `python app.py demo` sets)."),
     Setting("SIMULATOR_INTERVAL_SECONDS", 3.0, float,
             "Seconds between the simulator's writes when SIMULATE is on."),
+    Setting("DEMO_COLLECT_SECONDS", 30, int,
+            "With SIMULATE on, the simulator also runs the collector this often (its rows "
+            "are stamped at this granularity) so the demo's metric rows move; 0 turns it off."),
     Setting("WS_MAX_CONNECTIONS", 100, int,
             "Open WebSockets per process; the next handshake is closed with code 1013."),
     Setting("WS_ALLOWED_ORIGINS", (), _csv,
