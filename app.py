@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import dash
 from flask import Flask
 
-from api import errors, export, ingest, live, migrate, reads, rest
+from api import errors, export, ingest, live, migrate, openapi, reads, rest
 from api.config import load_config
 from api.db import Database
 from api.runtime import Runtime
@@ -39,6 +39,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> dash.Dash:
     ingest.init_app(server)
     export.init_app(server)
     reads.init_app(server)
+    openapi.init_app(server)
 
     app = dash.Dash(__name__, server=server, title="pipewatch", update_title=None)
     import dashboard

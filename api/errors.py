@@ -45,6 +45,16 @@ def _is_api_request() -> bool:
 
 
 def init_app(server: Flask) -> None:
+    @server.before_request
+    def _api_paths_are_not_pages():
+        # Dash's catch-all page route (`/<path:path>`) matches any path, so an unknown /api/
+        # path would otherwise get the HTML page with 200. Under /api/ only /api/ rules count.
+        rule = request.url_rule
+        if (request.path.startswith("/api/") and rule is not None
+                and not rule.rule.startswith("/api/")):
+            return error_response(404, f"no such endpoint: {request.path}")
+        return None
+
     @server.errorhandler(ApiError)
     def _api_error(exc: ApiError):
         return error_response(exc.status, exc.message, exc.details, exc.code)

@@ -133,11 +133,15 @@ def decode_cursor(cursor: str, filters: MetricFilters, key: bytes) -> tuple[date
     expected = hmac.new(key, payload, hashlib.sha256).digest()[:16]
     if not hmac.compare_digest(signature, expected):
         raise _bad_cursor("cursor signature does not match: it was altered or is not ours")
-    moment_text, row_id, digest = json.loads(payload)
+    try:
+        moment_text, row_id, digest = json.loads(payload)
+        position = parse_iso(moment_text), int(row_id)
+    except (ValueError, TypeError, OverflowError):
+        raise _bad_cursor("cursor is damaged") from None
     if digest != _filters_digest(filters):
         raise _bad_cursor("cursor belongs to a query with other filters; "
                           "repeat the same filters with it")
-    return parse_iso(moment_text), int(row_id)
+    return position
 
 
 def _bad_cursor(reason: str) -> ApiError:

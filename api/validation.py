@@ -138,12 +138,26 @@ def check_choice(choices: Sequence[str]) -> Callable[[Any], str]:
     return check
 
 
+EARLIEST_YEAR, LATEST_YEAR = 1970, 9000
+
+
+def parse_moment(text: str) -> datetime:
+    """parse_iso, plus a sane year range (arithmetic near year 1 or 9999 overflows)."""
+    try:
+        moment = parse_iso(text)
+    except OverflowError:
+        raise ValueError("timestamp out of range") from None
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        raise ValueError(f"timestamp out of range (years {EARLIEST_YEAR} to {LATEST_YEAR})")
+    return moment
+
+
 def check_time(now: datetime, max_future: timedelta) -> Callable[[Any], datetime]:
     """ISO 8601 with a zone, and not later than `now + max_future`."""
     def check(value: Any) -> datetime:
         if not isinstance(value, str):
             raise ValueError("must be an ISO 8601 string such as 2026-11-25T21:00:00Z")
-        moment = parse_iso(value)
+        moment = parse_moment(value)
         if moment > now + max_future:
             raise ValueError(f"is in the future (more than {int(max_future.total_seconds())} s "
                              "ahead of the server's clock)")
@@ -321,7 +335,7 @@ def parse_time_param(value: str | None, name: str, problems: list[dict[str, str]
     if value is None or value == "":
         return None
     try:
-        return parse_iso(value)
+        return parse_moment(value)
     except ValueError as exc:
         problems.append({"path": name, "message": str(exc)})
         return None

@@ -1,0 +1,67 @@
+"""The OpenAPI document matches the app's routes, and is a valid OpenAPI 3.0 document."""
+from __future__ import annotations
+
+from api.openapi import PATHS, flask_rule_to_path
+
+MINE = {"/api/v1/metrics", "/api/v1/scrape-runs", "/api/v1/metrics/series",
+        "/api/v1/openapi.json"}
+HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+def _api_rules(app):
+    """{path: {methods}} of every registered /api/ route."""
+    rules: dict[str, set[str]] = {}
+    for rule in app.url_map.iter_rules():
+        path = flask_rule_to_path(rule.rule)
+        if path.startswith("/api/"):
+            rules.setdefault(path, set()).update(
+                m.lower() for m in rule.methods if m not in ("HEAD", "OPTIONS"))
+    return rules
+
+
+def test_every_api_route_and_method_is_documented_and_nothing_else(app, client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    documented = {path: {m for m in item if m in HTTP_METHODS}
+                  for path, item in document["paths"].items() if path.startswith("/api/")}
+    assert documented == _api_rules(app.server)
+    assert MINE <= set(documented)
+    registered = {flask_rule_to_path(r.rule) for r in app.server.url_map.iter_rules()}
+    assert set(document["paths"]) <= registered
+    for path in set(PATHS) - set(document["paths"]):
+        assert path not in registered, f"{path} is served but left out of the document"
+
+
+def test_document_is_valid_openapi(client):
+    import schemathesis
+
+    document = client.get("/api/v1/openapi.json").get_json()
+    assert document["openapi"].startswith("3.0")
+    schema = schemathesis.openapi.from_dict(document)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert {op.path for op in operations} == set(document["paths"])
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            assert operation.get("summary"), f"{method} {path} has no summary"
+            assert operation["responses"], f"{method} {path} has no responses"
+            refs = _refs(operation)
+            assert refs <= {f"#/components/schemas/{n}" for n in document["components"]["schemas"]}
+
+
+def _refs(node) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["$ref"]} if "$ref" in node else set()
+        for value in node.values():
+            found |= _refs(value)
+        return found
+    if isinstance(node, list):
+        return set().union(*(_refs(v) for v in node)) if node else set()
+    return set()
+
+
+def test_unknown_api_paths_are_json_404(client):
+    response = client.get("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "not_found"
+    wrong_method = client.delete("/api/v1/metrics")
+    assert wrong_method.status_code == 405
+    assert wrong_method.get_json()["error"]["code"] == "method_not_allowed"
