@@ -1,11 +1,20 @@
-"""The Dash page: layout, components, figure builders and callbacks (no SQL here)."""
+"""The Dash page: layout, components, figure builders and callbacks (no SQL here).
+
+`init_app(app)` serves the vendored stylesheets, sets the per-request layout and attaches the
+server-side callbacks (dashboard/callbacks.py) and the clientside ones, whose code lives in
+assets/pipewatch.js under `window.dash_clientside.pipewatch`.
+"""
 from __future__ import annotations
 
 import dash
-from dash import html
+
+from dashboard import callbacks, clientside, static
+from dashboard.layout import serve_layout
 
 
 def init_app(app: dash.Dash) -> None:
-    """Attach the page's layout and callbacks to `app`."""
-    app.layout = html.Main([html.H1("pipewatch"),
-                            html.P("Pipeline status: /api/v1/monitoring/pipeline-status")])
+    """Attach the page's stylesheets, layout and callbacks to `app`."""
+    static.init_app(app)
+    app.layout = lambda: serve_layout(app)
+    callbacks.register(app)
+    clientside.register(app)

@@ -1,0 +1,428 @@
+/*
+ * pipewatch: the browser half of the live path, under window.dash_clientside.pipewatch.
+ *
+ * machine     the connection state machine (DESIGN.md "The live path (browser)"). States:
+ *             connecting -> connected -> reconnecting -> polling-fallback | disconnected.
+ *             It owns the WebSocket's url (reconnecting = changing it, with ?attempt=N and
+ *             backoff 1, 2, 4, 8, 16 s capped at 30 s, with jitter), the poll timer, and the
+ *             one status store that every panel reads, whether the status came by push or poll.
+ * render      status store -> overall pill, cards, per-source table, anomalies and alerts.
+ * freshness   every second -> connection pill, "updated N s ago", ages, stale marks, banner.
+ * dataVersion status store -> a value that changes only when new metric rows exist.
+ *
+ * Dash calls these as clientside callbacks (dashboard/clientside.py wires them).
+ */
+(function () {
+  "use strict";
+
+  var CONNECTING = 0, OPEN = 1, CLOSED = 3;
+
+  // region helpers ---------------------------------------------------------------------------
+  function noUpdate() { return window.dash_clientside.no_update; }
+
+  function firedIds() {
+    var ctx = window.dash_clientside.callback_context || {};
+    var fired = {};
+    (ctx.triggered || []).forEach(function (t) {
+      if (t && t.prop_id && t.prop_id !== ".") { fired[t.prop_id] = true; }
+    });
+    return fired;
+  }
+
+  function el(type, props, children, namespace) {
+    var p = Object.assign({}, props || {});
+    if (children !== undefined) { p.children = children; }
+    return { namespace: namespace || "dash_html_components", type: type, props: p };
+  }
+
+  function icon(name) { return el("I", { className: "bi " + name + " me-1", "aria-hidden": "true" }); }
+
+  function parseTime(iso) {
+    if (!iso) { return null; }
+    var t = Date.parse(iso);
+    return isNaN(t) ? null : t;
+  }
+
+  function utcText(ms, withDate) {
+    if (ms === null || ms === undefined) { return "—"; }
+    var iso = new Date(ms).toISOString();  // always UTC
+    return withDate ? iso.slice(0, 10) + " " + iso.slice(11, 16) : iso.slice(11, 19) + "Z";
+  }
+
+  function ageText(seconds) {
+    if (seconds === null || seconds === undefined || isNaN(seconds)) { return "never"; }
+    seconds = Math.max(0, Math.round(seconds));
+    if (seconds < 60) { return seconds + " s ago"; }
+    if (seconds < 3600) { return Math.floor(seconds / 60) + " min ago"; }
+    if (seconds < 172800) { return Math.floor(seconds / 3600) + " h ago"; }
+    return Math.floor(seconds / 86400) + " d ago";
+  }
+
+  function pct(rate) {
+    if (rate === null || rate === undefined || isNaN(rate)) { return "—"; }
+    return (Math.round(rate * 1000) / 10).toFixed(1) + "%";
+  }
+
+  function num(n) { return (n === null || n === undefined) ? "—" : Number(n).toLocaleString("en-US"); }
+
+  var STATUS_ICONS = {
+    healthy: "bi-check-circle-fill", warning: "bi-exclamation-triangle-fill",
+    error: "bi-x-octagon-fill", pending: "bi-hourglass-split"
+  };
+
+  function statusWord(status) {
+    status = status || "pending";
+    return status.charAt(0).toUpperCase() + status.slice(1);
+  }
+
+  function statusBadge(status) {
+    status = status || "pending";
+    return el("Span", { className: "badge rounded-pill pw-pill pw-status-" + status },
+      [icon(STATUS_ICONS[status] || STATUS_ICONS.pending), statusWord(status)]);
+  }
+  // endregion
+
+  // region state machine -----------------------------------------------------------------------
+  function socketUrl(cfg, attempt) {
+    var loc = window.location;
+    var scheme = loc.protocol === "https:" ? "wss:" : "ws:";
+    var url = scheme + "//" + loc.host + (cfg.ws_path || "/api/v1/ws/monitoring/pipeline-status");
+    return attempt > 0 ? url + "?attempt=" + attempt : url;
+  }
+
+  // Delay before reconnect attempt n (1-based): 1, 2, 4, 8, 16 s, then the cap; +-20 % jitter so
+  // a server restart is not met by every page at the same instant. Never above the cap.
+  function backoffMs(cfg, attempt) {
+    var steps = cfg.backoff_s || [1, 2, 4, 8, 16];
+    var cap = cfg.backoff_cap_s || 30;
+    var base = attempt <= steps.length ? steps[attempt - 1] : cap;
+    var jittered = base * (0.8 + 0.4 * Math.random());
+    return Math.round(Math.min(cap, jittered) * 1000);
+  }
+
+  function newer(doc, current) {
+    if (!doc) { return false; }
+    if (!current || !current.doc) { return true; }
+    var a = parseTime(doc.timestamp), b = parseTime(current.doc.timestamp);
+    return a === null || b === null || a >= b;
+  }
+
+  var FALLBACK = { "reconnecting": true, "polling-fallback": true, "disconnected": true };
+
+  function machine(wsState, wsMessage, wsError, tick, pollResult, conn, status, cfg, kick) {
+    cfg = cfg || {};
+    var now = Date.now();
+    var fired = firedIds();
+    var c = Object.assign({}, conn || {});
+    var out = { url: noUpdate(), pollDisabled: noUpdate(), kick: noUpdate(), status: noUpdate() };
+    var before = JSON.stringify(c);
+
+    function pollNow() {
+      out.pollDisabled = false;
+      out.kick = (kick || 0) + 1;
+    }
+
+    function scheduleRetry() {
+      c.attempt = (c.attempt || 0) + 1;
+      c.retryAt = now + backoffMs(cfg, c.attempt);
+      c.connectingSince = null;
+      out.url = null;  // close whatever is left; the next attempt sets a fresh url
+    }
+
+    function socketLost(reason) {
+      c.lastClose = reason;
+      if (FALLBACK[c.state]) {   // a reconnect attempt failed: just wait longer
+        scheduleRetry();
+        return;
+      }
+      c.state = "reconnecting";
+      c.lostAt = now;
+      c.pollOkSinceLoss = false;
+      scheduleRetry();
+      pollNow();               // polling starts at once, not after the first 5 s
+    }
+
+    if (!c.started) {
+      c = { started: true, state: "connecting", attempt: 0, reconnects: 0, retryAt: null,
+            connectingSince: now, lastMsg: null, lastPollOk: null, lostAt: null };
+      out.url = socketUrl(cfg, 0);
+      out.pollDisabled = true;
+      if (status && status.doc && !status.received_at) {
+        out.status = Object.assign({}, status, { received_at: now });
+      }
+    }
+
+    if (fired["pw-ws.state"] && wsState) {
+      if (wsState.readyState === OPEN) {
+        if (c.lostAt) { c.reconnects = (c.reconnects || 0) + 1; }
+        c.state = "connected";
+        c.attempt = 0;
+        c.retryAt = null;
+        c.connectingSince = null;
+        c.lostAt = null;
+        c.lastMsg = now;
+        c.openedAt = now;
+        out.pollDisabled = true;
+      } else if (wsState.readyState === CLOSED) {
+        socketLost({ code: wsState.code || null, reason: wsState.reason || "", at: now });
+      }
+    }
+
+    if (fired["pw-ws.message"] && wsMessage && wsMessage.data) {
+      c.lastMsg = now;
+      c.dbError = null;
+      try {
+        var doc = JSON.parse(wsMessage.data);
+        if (doc && doc.timestamp && newer(doc, status)) {
+          out.status = { doc: doc, received_at: now, via: "socket" };
+        }
+      } catch (e) { /* not a status document (e.g. "pong"): only proves the socket lives */ }
+    }
+
+    if (fired["pw-poll-result.data"] && pollResult) {
+      c.lastPollOk = now;
+      if (FALLBACK[c.state]) { c.state = "polling-fallback"; c.pollOkSinceLoss = true; }
+      if (pollResult.ok) {
+        c.dbError = null;
+        if (newer(pollResult.doc, status)) {
+          out.status = { doc: pollResult.doc, received_at: now,
+                         via: pollResult.trigger === "pw-refresh" ? "refresh" : "poll" };
+        } else if (status && status.doc) {
+          out.status = Object.assign({}, status, { received_at: now });
+        }
+      } else {
+        c.dbError = pollResult.error || "The server could not compute the status.";
+      }
+    }
+
+    if (fired["pw-tick.n_intervals"]) {
+      if (c.state === "connected" && c.lastMsg && now - c.lastMsg > (cfg.silence_ms || 30000)) {
+        socketLost({ code: null, reason: "no message for " + Math.round((now - c.lastMsg) / 1000) +
+                     " s", at: now });
+      }
+      if (c.connectingSince && c.state !== "connected" &&
+          now - c.connectingSince > (cfg.connect_timeout_ms || 10000)) {
+        socketLost({ code: null, reason: "connect timeout", at: now });
+      }
+      if (FALLBACK[c.state] && c.retryAt && now >= c.retryAt && !c.connectingSince) {
+        out.url = socketUrl(cfg, c.attempt);
+        c.retryAt = null;
+        c.connectingSince = now;
+      }
+      var lastGood = Math.max(c.lastPollOk && c.pollOkSinceLoss ? c.lastPollOk : 0, c.lostAt || 0);
+      if (FALLBACK[c.state] && now - lastGood > (cfg.disconnect_ms || 12000)) {
+        c.state = "disconnected";
+      }
+    }
+
+    var changed = JSON.stringify(c) !== before;
+    return [out.url, out.pollDisabled, out.kick, changed ? c : noUpdate(), out.status];
+  }
+  // endregion
+
+  // region render (status -> panels) -------------------------------------------------------------
+  function sourceRows(doc) {
+    var sources = ((doc.scraping_health || {}).sources) || [];
+    return sources.map(function (s) {
+      return {
+        source: s.source, status: s.status || "pending",
+        last_run_at: s.last_run_at ? utcText(parseTime(s.last_run_at), true) : "never",
+        last_success_at: s.last_success_at ? utcText(parseTime(s.last_success_at), true) : "never",
+        runs_24h: s.runs_24h, failures_24h: s.failures_24h, items_24h: s.items_24h,
+        last_error: s.last_error || ""
+      };
+    });
+  }
+
+  function scrapingCard(doc) {
+    var sources = ((doc.scraping_health || {}).sources) || [];
+    var runs = 0, failures = 0, healthy = 0;
+    sources.forEach(function (s) {
+      runs += s.runs_24h || 0; failures += s.failures_24h || 0;
+      if (s.status === "healthy") { healthy += 1; }
+    });
+    var rate = runs ? (runs - failures) / runs : null;
+    return [pct(rate), statusBadge((doc.scraping_health || {}).status),
+            "runs OK in 24 h · " + healthy + "/" + sources.length + " sources healthy · " +
+            num(runs) + " runs"];
+  }
+
+  function qualityCard(dq, rateKey, okKey, attemptsKey, noun) {
+    var status = dq[rateKey] === null || dq[rateKey] === undefined ? "pending"
+      : (dq[rateKey + "_status"] || rateStatus(dq[rateKey]));
+    return [pct(dq[rateKey]), statusBadge(status),
+            num(dq[okKey]) + " of " + num(dq[attemptsKey]) + " " + noun + " · all sources" +
+            (dq.basis === "conflicts" ? " · from events (no metrics yet)" : "")];
+  }
+
+  var THRESHOLDS = { healthy: 0.9, warning: 0.75 };
+  function rateStatus(rate) {
+    if (rate === null || rate === undefined) { return "pending"; }
+    if (rate >= THRESHOLDS.healthy) { return "healthy"; }
+    if (rate >= THRESHOLDS.warning) { return "warning"; }
+    return "error";
+  }
+
+  function valueText(kind, value) {
+    if (value === null || value === undefined) { return "—"; }
+    if (/rate/.test(kind || "") || (value >= 0 && value <= 1 && value % 1 !== 0)) { return pct(value); }
+    return num(Math.round(value * 10) / 10);
+  }
+
+  function issueItems(doc) {
+    var items = [];
+    (doc.alerts || []).forEach(function (a) {
+      items.push({ at: parseTime(a.since), severity: a.severity || "warning", kind: "Alert",
+                   title: a.title || a.key, source: a.source, text: a.message || "" });
+    });
+    (doc.anomalies || []).forEach(function (a) {
+      var kind = (a.kind || "").replace(/_/g, " ");
+      items.push({ at: parseTime(a.detected_at), severity: a.severity || "warning", kind: "Anomaly",
+                   title: kind, source: a.source,
+                   text: "value " + valueText(a.kind, a.value) + ", expected about " +
+                         valueText(a.kind, a.baseline) +
+                         (a.score !== undefined && a.score !== null ? " (score " +
+                          Number(a.score).toFixed(1) + ")" : "") });
+    });
+    items.sort(function (x, y) { return (y.at || 0) - (x.at || 0); });
+    if (!items.length) {
+      return el("P", { className: "text-body-secondary mb-0 pw-empty" },
+                [icon("bi-check2-circle"), "No anomalies or alerts."]);
+    }
+    var now = Date.now();
+    return el("Ul", { className: "list-unstyled mb-0 pw-issues-list" }, items.map(function (it) {
+      return el("Li", { className: "pw-issue pw-issue-" + it.severity }, [
+        el("Div", { className: "d-flex align-items-center gap-2 flex-wrap" }, [
+          statusBadge(it.severity),
+          el("Span", { className: "badge text-bg-light border" }, it.kind),
+          el("Strong", {}, it.title || ""),
+          it.source ? el("Span", { className: "badge text-bg-light border pw-source" },
+                         [icon("bi-newspaper"), it.source]) : null,
+          el("Span", { className: "ms-auto small text-body-secondary" },
+             "since " + utcText(it.at, true) + " UTC (" + ageText((now - it.at) / 1000) + ")")
+        ]),
+        el("Div", { className: "small mt-1" }, it.text)
+      ]);
+    }));
+  }
+
+  function render(status, cfg) {
+    cfg = cfg || {};
+    THRESHOLDS = { healthy: cfg.healthy_rate || 0.9, warning: cfg.warning_rate || 0.75 };
+    var doc = status && status.doc;
+    if (!doc) {
+      var none = [];
+      for (var i = 0; i < 15; i++) { none.push(noUpdate()); }
+      return none;
+    }
+    var overall = doc.overall_status || "pending";
+    var dq = doc.data_quality || {};
+    return [
+      [icon(STATUS_ICONS[overall] || STATUS_ICONS.pending), "Pipeline " + statusWord(overall)],
+      "badge rounded-pill pw-pill pw-status-" + overall
+    ].concat(scrapingCard(doc))
+     .concat(qualityCard(dq, "geocoding_success_rate", "geocoding_successes",
+                         "geocoding_attempts", "geocoded"))
+     .concat(qualityCard(dq, "validation_pass_rate", "validation_passes",
+                         "validation_attempts", "passed"))
+     .concat([sourceRows(doc), issueItems(doc)]);
+  }
+  // endregion
+
+  // region freshness (every second) ---------------------------------------------------------------
+  var CONN_PILLS = {
+    "connecting": ["Connecting…", "bi-arrow-repeat", "pending"],
+    "connected": ["Real-time Updates", "bi-broadcast", "healthy"],
+    "reconnecting": ["Reconnecting…", "bi-arrow-repeat", "warning"],
+    "polling-fallback": ["Polling Mode", "bi-arrow-clockwise", "warning"],
+    "disconnected": ["Disconnected", "bi-wifi-off", "error"]
+  };
+
+  function healthBody(c, doc, now) {
+    var method = c.state === "connected" ? "WebSocket (push)"
+      : c.state === "polling-fallback" ? "HTTP polling every " + Math.round((c.pollMs || 5000) / 1000) + " s"
+      : c.state === "connecting" ? "opening WebSocket" : "none working";
+    var rows = [
+      ["Connection", method + " · " + (CONN_PILLS[c.state] || CONN_PILLS.connecting)[0]],
+      ["Reconnect attempts", (c.attempt || 0) + " now · " + (c.reconnects || 0) + " reconnections" +
+        (c.retryAt ? " · next in " + Math.max(0, Math.ceil((c.retryAt - now) / 1000)) + " s" : "")]
+    ];
+    if (c.lastClose) {
+      rows.push(["Last socket close", (c.lastClose.code ? "code " + c.lastClose.code + " " : "") +
+                 (c.lastClose.reason || "") + " · " + ageText((now - c.lastClose.at) / 1000)]);
+    }
+    var fresh = (doc && doc.freshness) || {};
+    [["Events", "latest_conflict_at"], ["Metrics", "latest_metric_at"],
+     ["Scrape runs", "latest_scrape_at"], ["Forecasts", "latest_forecast_at"]].forEach(function (p) {
+      var t = parseTime(fresh[p[1]]);
+      rows.push([p[0] + " (newest)", t ? utcText(t, true) + " UTC · " + ageText((now - t) / 1000) : "none yet"]);
+    });
+    rows.push(["Pipeline", doc ? statusBadge(doc.overall_status) : "waiting for data"]);
+    return el("Dl", { className: "row mb-0 pw-health-list" }, [].concat.apply([], rows.map(function (r) {
+      return [el("Dt", { className: "col-5 fw-normal text-body-secondary" }, r[0]),
+              el("Dd", { className: "col-7 mb-1" }, r[1])];
+    })));
+  }
+
+  function freshness(tick, conn, status, cfg) {
+    cfg = cfg || {};
+    var now = Date.now();
+    var c = Object.assign({ state: "connecting" }, conn || {});
+    c.pollMs = cfg.poll_ms;
+    var doc = status && status.doc;
+    var received = status && (status.received_at || parseTime(doc && doc.timestamp));
+    var pillSpec = CONN_PILLS[c.state] || CONN_PILLS.connecting;
+    var disconnected = c.state === "disconnected";
+    var liveAge = received ? (now - received) / 1000 : null;
+    var liveStale = disconnected || liveAge === null || liveAge > (cfg.live_stale_s || 15);
+    var metricsAt = doc ? parseTime((doc.data_quality || {}).as_of) : null;
+    var metricsAge = metricsAt ? (now - metricsAt) / 1000 : null;
+    var metricsStale = disconnected || liveStale || metricsAge === null ||
+      metricsAge > (cfg.metrics_stale_s || 660);
+
+    var updated = received
+      ? "updated " + ageText(liveAge) + (status.via ? " · via " + status.via : "")
+      : "waiting for data";
+    var banner = null;
+    if (disconnected) {
+      banner = el("Div", { className: "alert alert-danger d-flex align-items-center mb-3", role: "alert" }, [
+        icon("bi-wifi-off"),
+        "The server does not answer (socket and HTTP). Showing the last numbers received" +
+        (received ? " " + ageText(liveAge) : "") + ", marked stale. Retrying by itself."]);
+    } else if (c.dbError) {
+      banner = el("Div", { className: "alert alert-warning d-flex align-items-center mb-3", role: "alert" },
+                  [icon("bi-database-exclamation"), c.dbError]);
+    }
+    var cls = function (stale) { return "pw-panel h-100" + (stale ? " pw-stale" : ""); };
+    var asLive = received ? "as of " + utcText(received) + " · " + ageText(liveAge) : "no data yet";
+    var asMetrics = metricsAt ? "metrics as of " + utcText(metricsAt, true) + " UTC · " + ageText(metricsAge)
+      : "no metrics yet";
+    return [
+      [icon(pillSpec[1]), pillSpec[0]],
+      "badge rounded-pill pw-pill pw-conn pw-conn-" + c.state + " pw-status-" + pillSpec[2],
+      updated,
+      healthBody(c, doc, now),
+      banner,
+      cls(liveStale), cls(metricsStale), cls(metricsStale), cls(liveStale), cls(liveStale), cls(liveStale),
+      asLive, asMetrics, asMetrics, asLive, asLive, asLive
+    ];
+  }
+  // endregion
+
+  function dataVersion(status, current) {
+    var doc = status && status.doc;
+    var version = doc ? ((doc.freshness || {}).latest_metric_at || null) : null;
+    return version === current || version === null ? noUpdate() : version;
+  }
+
+  function customBox(rangeValue) {
+    return rangeValue === "custom" ? {} : { display: "none" };
+  }
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside, {
+    pipewatch: {
+      machine: machine, render: render, freshness: freshness, dataVersion: dataVersion,
+      customBox: customBox, _backoffMs: backoffMs, _socketUrl: socketUrl
+    }
+  });
+})();

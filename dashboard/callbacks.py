@@ -1,0 +1,213 @@
+"""Server-side callbacks: the status poll, the trend charts, sparklines, URL and CSV download.
+
+Each callback is a thin wrapper around a plain function (`*_body`) that takes the runtime and
+plain values, so tests call the bodies directly. The live panels are drawn in the browser
+(assets/pipewatch.js); only what needs the database runs here.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any, Mapping, Sequence
+
+import dash
+from dash import Input, Output, State, ctx, no_update
+
+from api.timeutil import isoformat, utcnow
+from dashboard import figures, ids
+from dashboard.urlstate import Selection, from_query, selection_from_controls, to_query, window
+
+log = logging.getLogger(__name__)
+SPARK_HOURS = 24
+POLL_TRIGGERS = (ids.POLL, ids.POLL_KICK)
+
+
+# region status poll
+def poll_body(runtime, trigger: str | None, now: datetime | None = None) -> dict[str, Any]:
+    """The status for a page in polling mode (or a manual refresh): {ok, doc | error, at}.
+
+    Polls (timer or the state machine's kick) are counted in `pipewatch_polls_total`; the
+    refresh button is not a poll. A database fault is an answer too (ok False): HTTP works, so
+    the page says what failed instead of calling itself disconnected.
+    """
+    from api.status import current_status
+
+    polling = trigger in POLL_TRIGGERS
+    if polling:
+        runtime.telemetry.polls.inc()
+    at = isoformat(now or utcnow())
+    try:
+        doc = current_status(runtime, caller="poll" if polling else "refresh")
+    except Exception as exc:  # noqa: BLE001 - shown on the page as a banner, never a traceback
+        log.warning("status for a poll failed: %s", type(exc).__name__)
+        return {"ok": False, "error": "The database did not answer; numbers shown are the "
+                                      "last known ones.", "at": at, "trigger": trigger}
+    return {"ok": True, "doc": doc, "at": at, "trigger": trigger}
+# endregion
+
+
+# region trends
+def _periods(runtime, start: datetime, end: datetime, sources: Sequence[str] | None,
+             bucket: str) -> list[dict[str, Any]]:
+    """Alert periods and anomalies in the window, for shading (empty if those modules fail)."""
+    alert_rows: list[Mapping[str, Any]] = []
+    anomaly_rows: list[Mapping[str, Any]] = []
+    wanted = None if not sources else list(sources)
+    try:
+        from api.alerts import alert_periods
+
+        with runtime.db.session() as session:
+            alert_rows = list(alert_periods(session, runtime.config, start, end, sources=wanted))
+    except Exception as exc:  # noqa: BLE001 - charts still draw without shading
+        log.warning("alert periods unavailable: %s", type(exc).__name__)
+    try:
+        from api.anomalies import find_anomalies
+
+        with runtime.db.session() as session:
+            anomaly_rows = list(find_anomalies(session, runtime.config, start, end,
+                                               sources=wanted))
+    except Exception as exc:  # noqa: BLE001
+        log.warning("anomalies unavailable: %s", type(exc).__name__)
+    periods = figures.periods_from(alert_rows, anomaly_rows)
+    end_iso = isoformat(end)
+    for period in periods:
+        if period["end"] is None or period["end"] > end_iso:
+            period["end"] = end_iso
+    return periods
+
+
+def trends_body(runtime, selection: Selection, now: datetime | None = None) -> dict[str, Any]:
+    """Everything the trend section shows for `selection`: three figures, the rows, a note."""
+    from api.series import SeriesError, fetch_series
+
+    start, end, bucket = window(selection, now)
+    sources = list(selection.sources) or None
+    try:
+        with runtime.db.session() as session:
+            rows = fetch_series(session, metric="geocoding_success_rate", start=start, end=end,
+                                sources=sources, bucket=bucket, config=runtime.config)
+    except SeriesError as exc:
+        return {"error": str(exc)}
+    shown = figures.shown_rows(rows)
+    periods = _periods(runtime, start, end, sources, bucket)
+    config = runtime.config
+    key = selection.key()
+    x_range = [isoformat(start), isoformat(end)]
+    rate_args = {"bucket": bucket, "healthy": config["HEALTHY_RATE"],
+                 "warning": config["WARNING_RATE"], "periods": periods, "uirevision": key,
+                 "x_range": x_range}
+    return {
+        "geocoding": figures.rate_figure(shown, "geocoding_success_rate", **rate_args),
+        "validation": figures.rate_figure(shown, "validation_pass_rate", **rate_args),
+        "volume": figures.volume_figure(shown, bucket=bucket, periods=periods, uirevision=key,
+                                        x_range=x_range),
+        "data": {"rows": shown, "query": to_query(selection), "start": x_range[0],
+                 "end": x_range[1], "bucket": bucket},
+        "note": (f"{len(shown)} points · {bucket} buckets · {x_range[0]} – {x_range[1]}"
+                 + (f" · {len(periods)} shaded periods" if periods else "")),
+    }
+
+
+def _range_includes_now(selection: Selection, now: datetime) -> bool:
+    _, end, _ = window(selection, now)
+    return end >= now - timedelta(hours=1)
+
+
+def sparklines_body(runtime, now: datetime | None = None) -> list[dict[str, Any]]:
+    """The three 24 h sparklines (all sources, hourly): volume, geocoding, validation."""
+    from api.series import fetch_series
+
+    end = now or utcnow()
+    with runtime.db.session() as session:
+        rows = fetch_series(session, metric="volume", start=end - timedelta(hours=SPARK_HOURS),
+                            end=end, bucket="hour")
+    shown = figures.shown_rows(rows)
+    return [figures.sparkline(shown, "volume", "#6f42c1", percent=False),
+            figures.sparkline(shown, "geocoding_success_rate", "#0d6efd"),
+            figures.sparkline(shown, "validation_pass_rate", "#198754")]
+# endregion
+
+
+# region url and download
+def sync_url_body(trigger: str | None, search: str | None, controls: Sequence[Any]) -> tuple:
+    """Keep the controls and the URL query string in step, in one callback (no cycle).
+
+    The URL changed (load, back/forward): set the controls from it, unless they already
+    match. A control changed: write the canonical query string. Returns (controls..., search).
+    """
+    current = selection_from_controls(*controls)
+    if trigger == ids.URL or trigger is None:
+        wanted = from_query(search or "")
+        if wanted == current:
+            return (no_update,) * 6
+        return (wanted.range, wanted.start.isoformat() if wanted.start else None,
+                wanted.end.isoformat() if wanted.end else None, list(wanted.sources),
+                wanted.bucket, no_update)
+    query = to_query(current)
+    return (no_update,) * 5 + ((query if query != (search or "") else no_update),)
+
+
+def download_body(data: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A CSV of exactly the rows the charts show (the same store they were drawn from)."""
+    rows = (data or {}).get("rows") or []
+    start = (data or {}).get("start", "").replace(":", "")
+    end = (data or {}).get("end", "").replace(":", "")
+    name = f"pipewatch-trends_{start}_{end}.csv" if start else "pipewatch-trends.csv"
+    return {"content": figures.to_csv(rows), "filename": name, "type": "text/csv",
+            "base64": False}
+# endregion
+
+
+def register(app: dash.Dash) -> None:
+    """Attach the server-side callbacks to `app`."""
+    from api.runtime import get_runtime
+
+    @app.callback(Output(ids.POLL_RESULT, "data"),
+                  Input(ids.POLL, "n_intervals"), Input(ids.POLL_KICK, "data"),
+                  Input(ids.REFRESH, "n_clicks"), prevent_initial_call=True)
+    def _poll(_n, _kick, _clicks):
+        return poll_body(get_runtime(), ctx.triggered_id)
+
+    controls = [Input(ids.RANGE, "value"), Input(ids.CUSTOM_START, "value"),
+                Input(ids.CUSTOM_END, "value"), Input(ids.SOURCES_PICK, "value"),
+                Input(ids.BUCKET, "value")]
+
+    @app.callback([Output(ids.RANGE, "value"), Output(ids.CUSTOM_START, "value"),
+                   Output(ids.CUSTOM_END, "value"), Output(ids.SOURCES_PICK, "value"),
+                   Output(ids.BUCKET, "value"), Output(ids.URL, "search")],
+                  [Input(ids.URL, "search")] + controls)
+    def _sync_url(search, *values):
+        return sync_url_body(ctx.triggered_id, search, values)
+
+    @app.callback([Output(ids.TREND_GEO, "figure"), Output(ids.TREND_VAL, "figure"),
+                   Output(ids.TREND_VOL, "figure"), Output(ids.TREND_DATA, "data"),
+                   Output(ids.TREND_NOTE, "children")],
+                  controls + [Input(ids.DATA_VERSION, "data")])
+    def _trends(range_value, start, end, sources, bucket, _version):
+        selection = selection_from_controls(range_value, start, end, sources, bucket)
+        now = utcnow()
+        if ctx.triggered_id == ids.DATA_VERSION and not _range_includes_now(selection, now):
+            return (no_update,) * 5
+        try:
+            result = trends_body(get_runtime(), selection, now)
+        except Exception as exc:  # noqa: BLE001 - keep the last charts, say why
+            log.warning("trend query failed: %s", type(exc).__name__)
+            return (no_update,) * 4 + ("Trends unavailable: the database did not answer.",)
+        if "error" in result:
+            return (no_update,) * 4 + (f"Cannot draw this range: {result['error']}",)
+        return (result["geocoding"], result["validation"], result["volume"], result["data"],
+                result["note"])
+
+    @app.callback([Output(ids.card(key, "spark"), "figure") for key in ids.CARD_KEYS],
+                  Input(ids.DATA_VERSION, "data"))
+    def _sparklines(_version):
+        try:
+            return sparklines_body(get_runtime())
+        except Exception as exc:  # noqa: BLE001
+            log.warning("sparklines failed: %s", type(exc).__name__)
+            return [no_update] * 3
+
+    @app.callback(Output(ids.DOWNLOAD, "data"), Input(ids.DOWNLOAD_BUTTON, "n_clicks"),
+                  State(ids.TREND_DATA, "data"), prevent_initial_call=True)
+    def _download(_clicks, data):
+        return download_body(data)

@@ -1,0 +1,70 @@
+"""Clientside callbacks: wiring only. Their code is assets/pipewatch.js
+(`window.dash_clientside.pipewatch`), served by Dash from the assets folder.
+
+- `machine`: the connection state machine. It owns the socket's `url`, the poll timer and
+  the one status store; every socket message, poll answer and one-second tick goes through it.
+- `render`: status store -> pills, cards, per-source table, anomalies and alerts.
+- `freshness`: tick -> connection pill, "updated N s ago", ages, stale marks, banner.
+- `dataVersion`: status store -> a value that changes only when new metric rows exist.
+"""
+from __future__ import annotations
+
+import dash
+from dash import ClientsideFunction, Input, Output, State
+
+from dashboard import ids
+
+NAMESPACE = "pipewatch"
+PANELS = [ids.card(key, "panel") for key in ids.CARD_KEYS] + [ids.HEALTH, ids.ISSUES, ids.SOURCES]
+ASOFS = [ids.card(key, "asof") for key in ids.CARD_KEYS] + [ids.asof(p) for p in
+                                                             (ids.HEALTH, ids.ISSUES, ids.SOURCES)]
+
+
+def _fn(name: str) -> ClientsideFunction:
+    return ClientsideFunction(namespace=NAMESPACE, function_name=name)
+
+
+def register(app: dash.Dash) -> None:
+    app.clientside_callback(
+        _fn("machine"),
+        [Output(ids.WS, "url"), Output(ids.POLL, "disabled"), Output(ids.POLL_KICK, "data"),
+         Output(ids.CONN, "data"), Output(ids.STATUS, "data")],
+        [Input(ids.WS, "state"), Input(ids.WS, "message"), Input(ids.WS, "error"),
+         Input(ids.TICK, "n_intervals"), Input(ids.POLL_RESULT, "data")],
+        [State(ids.CONN, "data"), State(ids.STATUS, "data"), State(ids.CONFIG, "data"),
+         State(ids.POLL_KICK, "data")],
+    )
+    card_outputs = []
+    for key in ids.CARD_KEYS:
+        card_outputs += [Output(ids.card(key, "value"), "children"),
+                         Output(ids.card(key, "status"), "children"),
+                         Output(ids.card(key, "detail"), "children")]
+    app.clientside_callback(
+        _fn("render"),
+        [Output(ids.OVERALL_PILL, "children"), Output(ids.OVERALL_PILL, "className")]
+        + card_outputs
+        + [Output(ids.SOURCES_TABLE, "data"), Output(ids.ISSUES_BODY, "children")],
+        Input(ids.STATUS, "data"),
+        State(ids.CONFIG, "data"),
+    )
+    app.clientside_callback(
+        _fn("freshness"),
+        [Output(ids.CONN_PILL, "children"), Output(ids.CONN_PILL, "className"),
+         Output(ids.UPDATED, "children"), Output(ids.HEALTH_BODY, "children"),
+         Output(ids.BANNER, "children")]
+        + [Output(panel, "className") for panel in PANELS]
+        + [Output(asof, "children") for asof in ASOFS],
+        [Input(ids.TICK, "n_intervals"), Input(ids.CONN, "data"), Input(ids.STATUS, "data")],
+        State(ids.CONFIG, "data"),
+    )
+    app.clientside_callback(
+        _fn("dataVersion"),
+        Output(ids.DATA_VERSION, "data"),
+        Input(ids.STATUS, "data"),
+        State(ids.DATA_VERSION, "data"),
+    )
+    app.clientside_callback(
+        _fn("customBox"),
+        Output(ids.CUSTOM_BOX, "style"),
+        Input(ids.RANGE, "value"),
+    )

@@ -1,0 +1,252 @@
+"""The page layout, built per request so a link's query string sets the chart controls.
+
+`serve_layout` runs when a browser loads the page: it reads the selection from the URL, the
+runtime's settings (cadences, thresholds) and, when the database answers, the current status,
+so the first paint already shows numbers instead of waiting for the socket.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+import dash_bootstrap_components as dbc
+from dash import dash_table, dcc, html
+from dash_extensions import WebSocket
+from flask import has_request_context, request
+from urllib.parse import urlsplit
+
+from dashboard import ids
+from dashboard.components import GRAPH_CONFIG, panel, pill, status_card
+from dashboard.urlstate import BUCKET_CHOICES, RANGE_LABELS, Selection, from_query
+
+log = logging.getLogger(__name__)
+
+WS_PATH = "api/v1/ws/monitoring/pipeline-status"
+POLL_MS = 5000
+SILENCE_MS = 30000
+DEFAULT_METRICS_CADENCE = 300
+"""Without an in-process collector (cron runs `collect`), metrics are expected this often."""
+
+SOURCE_COLUMNS = [
+    ("source", "Source"), ("status", "Status"), ("last_run_at", "Last run (UTC)"),
+    ("last_success_at", "Last success (UTC)"), ("runs_24h", "Runs 24 h"),
+    ("failures_24h", "Failures 24 h"), ("items_24h", "Items 24 h"), ("last_error", "Last error"),
+]
+
+
+def client_config(config: Mapping[str, Any], requests_prefix: str,
+                  routes_prefix: str) -> dict[str, Any]:
+    """What the browser's state machine and renderers need to know (no secrets)."""
+    root = requests_prefix
+    if routes_prefix != "/" and requests_prefix.endswith(routes_prefix):
+        root = requests_prefix[: -len(routes_prefix)] + "/"
+    heartbeat = float(config.get("WS_HEARTBEAT_SECONDS", 5.0))
+    cadence = config.get("COLLECTOR_INTERVAL_SECONDS") or DEFAULT_METRICS_CADENCE
+    return {
+        "ws_path": root + WS_PATH,
+        "poll_ms": POLL_MS,
+        "silence_ms": SILENCE_MS,
+        "connect_timeout_ms": 10000,
+        "disconnect_ms": 12000,
+        "backoff_s": [1, 2, 4, 8, 16],
+        "backoff_cap_s": 30,
+        # The live document is stale once a few heartbeats or polls are missing.
+        "live_stale_s": max(15.0, 3 * heartbeat),
+        # Metric rows come every collector cycle; one missed cycle is tolerated.
+        "metrics_stale_s": 2 * cadence + 60,
+        "healthy_rate": config.get("HEALTHY_RATE", 0.9),
+        "warning_rate": config.get("WARNING_RATE", 0.75),
+    }
+
+
+def _header() -> dbc.Navbar:
+    return dbc.Navbar(dbc.Container([
+        html.Div([
+            html.Span([html.I(className="bi bi-activity me-2"), "pipewatch"],
+                      className="navbar-brand mb-0 h1"),
+            html.Span("pipeline health · times in UTC", className="navbar-text small pw-sub"),
+        ], className="d-flex align-items-center"),
+        html.Div([
+            pill(ids.OVERALL_PILL, "Pending", "pending", "bi-hourglass-split"),
+            pill(ids.CONN_PILL, "Connecting…", "pending", "bi-arrow-repeat"),
+            html.Span("waiting for data", id=ids.UPDATED, className="pw-updated small"),
+            dbc.Button([html.I(className="bi bi-arrow-clockwise me-1"), "Refresh"],
+                       id=ids.REFRESH, size="sm", color="light", outline=True,
+                       title="Fetch the status now"),
+        ], className="d-flex align-items-center gap-2 flex-wrap"),
+    ], fluid=True), color="dark", dark=True, className="mb-3 pw-navbar")
+
+
+def _cards() -> dbc.Row:
+    specs = (("scraping", "Scraping", "bi-cloud-download"),
+             ("geocoding", "Geocoding success", "bi-geo-alt"),
+             ("validation", "Validation pass", "bi-patch-check"))
+    return dbc.Row([dbc.Col(status_card(key, title, icon), md=4, className="mb-3")
+                    for key, title, icon in specs])
+
+
+def _sources_table() -> dash_table.DataTable:
+    return dash_table.DataTable(
+        id=ids.SOURCES_TABLE,
+        columns=[{"name": name, "id": key} for key, name in SOURCE_COLUMNS],
+        data=[], sort_action="native", sort_mode="single", page_action="none",
+        style_as_list_view=True,
+        style_table={"overflowX": "auto"},
+        style_header={"fontWeight": "600", "backgroundColor": "#f8f9fa"},
+        style_cell={"fontFamily": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", "fontSize": "0.875rem", "padding": "6px 10px",
+                    "textAlign": "left", "maxWidth": "320px", "overflow": "hidden",
+                    "textOverflow": "ellipsis"},
+        style_data_conditional=[
+            {"if": {"filter_query": f'{{status}} = "{status}"', "column_id": "status"},
+             "color": colour, "fontWeight": "600"}
+            for status, colour in (("healthy", "#146c43"), ("warning", "#997404"),
+                                   ("error", "#b02a37"), ("pending", "#6c757d"))
+        ] + [{"if": {"filter_query": "{failures_24h} > 0", "column_id": "failures_24h"},
+              "color": "#b02a37"}],
+        tooltip_duration=None,
+    )
+
+
+def _controls(selection: Selection, source_options: list[str]) -> dbc.Row:
+    def radio(component_id, options, value):
+        return dbc.RadioItems(id=component_id, options=options, value=value,
+                              className="btn-group btn-group-sm", inputClassName="btn-check",
+                              labelClassName="btn btn-outline-primary",
+                              labelCheckedClassName="active")
+
+    custom = selection.range == "custom"
+    return dbc.Row([
+        dbc.Col([html.Label("Range", className="pw-label"),
+                 radio(ids.RANGE, [{"label": label, "value": value}
+                                   for value, label in RANGE_LABELS.items()], selection.range)],
+                xs=12, lg="auto", className="mb-2"),
+        dbc.Col(html.Div([html.Label("From / to (UTC days)", className="pw-label"),
+                          html.Div([
+                              dcc.Input(id=ids.CUSTOM_START, type="date", debounce=True,
+                                        value=selection.start.isoformat() if selection.start else None,
+                                        className="form-control form-control-sm"),
+                              dcc.Input(id=ids.CUSTOM_END, type="date", debounce=True,
+                                        value=selection.end.isoformat() if selection.end else None,
+                                        className="form-control form-control-sm")],
+                              className="d-flex gap-1")],
+                         id=ids.CUSTOM_BOX, style={} if custom else {"display": "none"}),
+                xs=12, lg="auto", className="mb-2"),
+        dbc.Col([html.Label("Sources", className="pw-label"),
+                 dcc.Dropdown(id=ids.SOURCES_PICK, multi=True, placeholder="All sources",
+                              options=[{"label": s, "value": s} for s in source_options],
+                              value=list(selection.sources))],
+                xs=12, lg=True, className="mb-2 pw-sources-col"),
+        dbc.Col([html.Label("Bucket", className="pw-label"),
+                 radio(ids.BUCKET, [{"label": b.capitalize(), "value": b}
+                                    for b in BUCKET_CHOICES], selection.bucket)],
+                xs="auto", className="mb-2"),
+        dbc.Col([html.Label("\u00a0", className="pw-label d-block"),
+                 dbc.Button([html.I(className="bi bi-download me-1"), "Download CSV"],
+                            id=ids.DOWNLOAD_BUTTON, size="sm", color="secondary", outline=True),
+                 dcc.Download(id=ids.DOWNLOAD)],
+                xs="auto", className="mb-2"),
+    ], className="align-items-end g-3 pw-controls")
+
+
+def _trends(selection: Selection, source_options: list[str]) -> dbc.Card:
+    def graph(graph_id):
+        return dcc.Graph(id=graph_id, config=GRAPH_CONFIG, className="pw-trend",
+                         figure={"data": [], "layout": {"height": 300}})
+
+    return dbc.Card([
+        dbc.CardHeader(html.Div([
+            html.Span([html.I(className="bi bi-graph-up me-2"), "Trends"], className="fw-semibold"),
+            html.Span(id=ids.TREND_NOTE, className="pw-asof ms-auto"),
+        ], className="d-flex align-items-center")),
+        dbc.CardBody([
+            _controls(selection, source_options),
+            dcc.Loading(dbc.Row([
+                dbc.Col(graph(ids.TREND_GEO), lg=6),
+                dbc.Col(graph(ids.TREND_VAL), lg=6),
+                dbc.Col(graph(ids.TREND_VOL), lg=12),
+            ]), type="dot", delay_show=400),
+        ]),
+    ], className="shadow-sm mb-4")
+
+
+def _source_names(status: Mapping[str, Any] | None) -> list[str]:
+    if not status:
+        return []
+    names = {row.get("source") for row in status.get("scraping_health", {}).get("sources", [])}
+    names |= {row.get("source") for row in status.get("data_quality", {}).get("by_source", [])}
+    return sorted(name for name in names if name)
+
+
+def data_version(status: Mapping[str, Any] | None) -> str | None:
+    """What changes when new metric rows exist (the charts refetch then, and only then).
+    assets/pipewatch.js computes the same from each status message."""
+    if not status:
+        return None
+    return (status.get("freshness") or {}).get("latest_metric_at")
+
+
+def build_layout(selection: Selection, config: Mapping[str, Any], status: Mapping[str, Any] | None,
+                 client: Mapping[str, Any]) -> html.Div:
+    """The whole page for a selection, the settings and (maybe) a first status document."""
+    options = sorted(set(_source_names(status)) | set(selection.sources))
+    return html.Div([
+        dcc.Location(id=ids.URL, refresh=False),
+        WebSocket(id=ids.WS),
+        dcc.Interval(id=ids.POLL, interval=client["poll_ms"], disabled=True),
+        dcc.Interval(id=ids.TICK, interval=1000),
+        dcc.Store(id=ids.STATUS, data={"doc": status, "received_at": None, "via": "page"}
+                  if status else None),
+        dcc.Store(id=ids.CONN, data={}),
+        dcc.Store(id=ids.POLL_KICK, data=0),
+        dcc.Store(id=ids.POLL_RESULT),
+        dcc.Store(id=ids.CONFIG, data=dict(client)),
+        dcc.Store(id=ids.DATA_VERSION, data=data_version(status)),
+        dcc.Store(id=ids.TREND_DATA),
+        _header(),
+        dbc.Container([
+            html.Div(id=ids.BANNER, className="pw-banner"),
+            _cards(),
+            dbc.Row([
+                dbc.Col(panel(ids.HEALTH, "System health", "bi-heart-pulse", [],
+                              body_id=ids.HEALTH_BODY), lg=4, className="mb-3"),
+                dbc.Col(panel(ids.ISSUES, "Anomalies and alerts", "bi-exclamation-diamond", [],
+                              body_id=ids.ISSUES_BODY), lg=8, className="mb-3"),
+            ]),
+            dbc.Row(dbc.Col(panel(ids.SOURCES, "Scraping health per source", "bi-table",
+                                  _sources_table()), className="mb-3")),
+            _trends(selection, options),
+            html.Footer("pipewatch · REST: /api/v1/monitoring/pipeline-status · "
+                        "metrics: /metrics", className="pw-footer"),
+        ], fluid=True, className="pb-4"),
+    ])
+
+
+def _page_query() -> str:
+    """The page's own query string. Dash fetches the layout from `_dash-layout` by XHR, which
+    carries no query of its own, but its Referer is the page URL (same origin)."""
+    if not has_request_context():
+        return ""
+    if request.query_string:
+        return request.query_string.decode("latin-1")
+    return urlsplit(request.headers.get("Referer", "")).query
+
+
+def serve_layout(app) -> html.Div:
+    """The layout for the current request (Dash calls this once per page load)."""
+    from api.runtime import get_runtime
+
+    selection = from_query(_page_query())
+    status = None
+    config: Mapping[str, Any] = {}
+    if has_request_context():
+        runtime = get_runtime()
+        config = runtime.config
+        try:
+            from api.status import current_status
+
+            status = current_status(runtime, caller="page")
+        except Exception as exc:  # noqa: BLE001 - the page still loads; the socket/poll retry
+            log.warning("first status for the page failed: %s", type(exc).__name__)
+    client = client_config(config, app.config.requests_pathname_prefix,
+                           app.config.routes_pathname_prefix)
+    return build_layout(selection, config, status, client)
