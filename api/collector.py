@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from api.models import Conflict, DataQualityMetric
 from api.thresholds import quality_status, rate
-from api.timeutil import UTC, floor_hour, floor_time, utcnow
+from api.timeutil import UTC, floor_hour, floor_time, isoformat, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def collect(session: Session, now: datetime, config: Mapping[str, Any]) -> dict[
     if hourly:
         session.execute(insert(METRICS), hourly)
     return {
-        "timestamp": stamp,
+        "timestamp": isoformat(stamp),
         "aggregate": 1,
         "source": len(windowed) - 1,
         "hourly": len(hourly),

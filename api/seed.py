@@ -160,7 +160,7 @@ class _History:
                              rng.choice(demo_data.SCRAPE_ERRORS), self.now))
             return
         mean = source.items_per_hour * (demo_data.NIGHT_VOLUME_FACTOR if night else 1.0)
-        new = _poisson(rng, mean)
+        new = poisson(rng, mean)
         found = new + rng.randint(5, 25)
         status, error = "success", None
         if rng.random() < PARTIAL_RATE:
@@ -180,7 +180,7 @@ class _History:
         location_id, name, state, lat, lon = rng.choices(self.places, self.place_weights)[0]
         event, mean_fatalities, verb = rng.choices(demo_data.EVENT_TYPES,
                                                    demo_data.EVENT_WEIGHTS)[0]
-        fatalities = _poisson(rng, mean_fatalities)
+        fatalities = poisson(rng, mean_fatalities)
         drift = _daily_drift(source.name, scraped)
         geo_rate = source.geocoding_rate + drift - (demo_data.NIGHT_GEOCODING_PENALTY if night else 0)
         if self._in("geocoding_collapse", source.name, scraped):
@@ -250,7 +250,7 @@ def _outcome(value: bool | None, yes: str, no: str) -> str:
     return "pending" if value is None else (yes if value else no)
 
 
-def _poisson(rng: random.Random, mean: float) -> int:
+def poisson(rng: random.Random, mean: float) -> int:
     """Knuth's method: fine for the small means used here."""
     limit, product, count = math.exp(-mean), rng.random(), 0
     while product > limit:

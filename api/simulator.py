@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from api import collector, demo_data
 from api.models import Conflict, Location, ScrapeRun
-from api.seed import INCIDENTS, PARTIAL_RATE
+from api.seed import INCIDENTS, PARTIAL_RATE, poisson
 from api.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -31,22 +31,34 @@ PENDING_SHARE = 0.5
 RESOLVE_AFTER_SECONDS = 20
 RESOLVE_BATCH = 200
 MAX_SOURCES_PER_STEP = 3
-MAX_NEW_PER_RUN = 4
+VOLUME_FACTOR = 1.25
+"""Live volume relative to the seeded history: a little busier, well inside normal variation."""
 
 SILENT = INCIDENTS["silent_source"]["source"]
 COLLAPSED = INCIDENTS["geocoding_collapse"]["source"]
 ACTIVE_SOURCES = tuple(source for source in demo_data.SOURCES if source.name != SILENT)
 
 
-def simulate_step(session: Session, now: datetime, rng: random.Random) -> dict[str, Any]:
-    """Write one step's scrape runs and conflicts and resolve old pending ones; caller commits."""
+def simulate_step(session: Session, now: datetime, rng: random.Random, *,
+                  step_seconds: float = 3.0) -> dict[str, Any]:
+    """Write one step's scrape runs and conflicts and resolve old pending ones; caller commits.
+
+    One to three sources run per step. Their articles and failures are drawn so that, per source
+    and per hour, volume and failures stay near the seeded history's (times VOLUME_FACTOR):
+    runs are far more frequent than the hourly history's, so each run carries less. A live
+    demo that tripled every volume would raise volume anomalies on every source and drown the
+    injected incidents.
+    """
     places = session.execute(
         select(Location.id, Location.name, Location.state, Location.latitude, Location.longitude)
         .order_by(Location.id)).all()
     chosen = rng.sample(ACTIVE_SOURCES, rng.randint(1, MAX_SOURCES_PER_STEP))
+    # Hours of one source's normal output that one simulated run stands for.
+    share = step_seconds / 3600 * len(ACTIVE_SOURCES) / ((1 + MAX_SOURCES_PER_STEP) / 2)
+    night = demo_data.local_hour(now.hour) in demo_data.NIGHT_HOURS_WAT
     runs, conflicts = [], []
     for source in sorted(chosen, key=lambda s: s.name):
-        runs.append(_run(source, now, rng, places, conflicts))
+        runs.append(_run(source, now, rng, places, conflicts, share, night))
     session.execute(insert(ScrapeRun), runs)
     if conflicts:
         session.execute(insert(Conflict), conflicts)
@@ -56,14 +68,15 @@ def simulate_step(session: Session, now: datetime, rng: random.Random) -> dict[s
 
 
 def _run(source: demo_data.SourceProfile, now: datetime, rng: random.Random, places,
-         conflicts: list[dict]) -> dict[str, Any]:
+         conflicts: list[dict], share: float, night: bool) -> dict[str, Any]:
     seconds = rng.randint(5, 40)
     started = now - timedelta(seconds=seconds)
     row = {"source": source.name, "started_at": started, "finished_at": now}
-    if rng.random() < source.failure_rate:
+    if rng.random() < min(1.0, source.failure_rate * share):
         return {**row, "status": "failed", "items_found": 0, "items_new": 0,
                 "error": rng.choice(demo_data.SCRAPE_ERRORS)}
-    new = rng.randint(0, MAX_NEW_PER_RUN)
+    volume = demo_data.NIGHT_VOLUME_FACTOR if night else 1.0
+    new = poisson(rng, source.items_per_hour * volume * VOLUME_FACTOR * share)
     found = new + rng.randint(0, 6)
     status, error = "success", None
     if new and rng.random() < PARTIAL_RATE:
@@ -152,7 +165,7 @@ def start(runtime) -> None:
         while not runtime.stopping.is_set():
             try:
                 with runtime.db.session() as session:
-                    simulate_step(session, utcnow(), rng)
+                    simulate_step(session, utcnow(), rng, step_seconds=step_every)
                 runtime.notify_change()
                 if failing:
                     log.info("simulator: database reachable again")

@@ -18,7 +18,7 @@ from api.config import load_config
 from api.db import Database
 from api.models import Conflict, DataQualityMetric as M
 from api.runtime import Runtime
-from api.timeutil import UTC
+from api.timeutil import UTC, isoformat
 
 NOW = datetime(2026, 11, 25, 12, 10, tzinfo=UTC)
 CONFIG = load_config({"COLLECTOR_INTERVAL_SECONDS": 300}, environ={})
@@ -83,7 +83,7 @@ def rows(db: Database, metric_type: str) -> dict[tuple, tuple]:
 def test_window_rows_match_hand_counts(filled):
     summary = run(filled)
     stamp = datetime(2026, 11, 25, 12, 10, tzinfo=UTC)
-    assert summary["timestamp"] == stamp
+    assert summary["timestamp"] == "2026-11-25T12:10:00Z"
     assert summary["aggregate"] == 1 and summary["source"] == 2
     assert rows(filled, "aggregate") == {(stamp, None): (9, 6, 6 / 9, 8, 6, 6 / 8, "error")}
     assert rows(filled, "source") == {
@@ -138,7 +138,7 @@ def test_rerun_in_the_same_cycle_replaces_rows(filled):
             "source": "b", "source_url": "https://example.test/late", "scraped_at": at("25 12:06"),
             "geocoding_status": "failed", "validation_status": "failed"}])
     second = run(filled, NOW + timedelta(minutes=3))   # same 5-minute cycle
-    assert second["timestamp"] == before[0].popitem()[0][0] and second["hourly"] == 0
+    assert second["timestamp"] == isoformat(before[0].popitem()[0][0]) and second["hourly"] == 0
     aggregate = rows(filled, "aggregate")
     assert len(aggregate) == 1
     assert list(aggregate.values())[0][:2] == (10, 6)   # replaced, now with the new article

@@ -39,7 +39,9 @@ def test_step_writes_runs_and_conflicts(seeded):
     seen_sources = set()
     for step in range(15):
         with seeded.session() as session:
-            result = simulator.simulate_step(session, NOW + timedelta(seconds=3 * step), rng)
+            # Ten-minute steps: every run carries several articles (3 s steps carry ~0.05).
+            result = simulator.simulate_step(session, NOW + timedelta(seconds=3 * step), rng,
+                                             step_seconds=600)
         written["scrape_runs"] += result["scrape_runs"]
         written["conflicts"] += result["conflicts"]
         seen_sources.update(result["sources"])
@@ -50,6 +52,19 @@ def test_step_writes_runs_and_conflicts(seeded):
     with seeded.session() as session:
         newest = session.scalar(select(func.max(ScrapeRun.finished_at)))
     assert newest == NOW + timedelta(seconds=42)
+
+
+def test_live_volume_stays_near_the_history(seeded):
+    """An hour of 3 s steps writes about an hour of normal volume, not sixty."""
+    rng = random.Random(9)
+    start = NOW + timedelta(minutes=5)
+    before = count(seeded, Conflict)
+    with seeded.session() as session:
+        for step in range(1200):
+            simulator.simulate_step(session, start + timedelta(seconds=3 * step), rng)
+    written = count(seeded, Conflict) - before
+    normal = sum(source.items_per_hour for source in simulator.ACTIVE_SOURCES)
+    assert 0.5 * normal < written < 2.5 * normal
 
 
 def test_step_resolves_old_pending_articles(seeded):
