@@ -168,7 +168,7 @@ def hourly_rows(session: Session, ends: Iterable[datetime], now: datetime,
         return []
     start, stop = ends[0] - timedelta(hours=1), ends[-1]
     wanted = set(ends)
-    for chunk in _chunks(ends, 500):
+    for chunk in chunks(ends, 500):
         session.execute(delete(METRICS).where(
             METRICS.c.metric_type == "hourly", METRICS.c.timestamp.in_(chunk)))
     bucket = _hour_index(session).label("hour")
@@ -211,6 +211,6 @@ def _row(stamp: datetime, window_seconds: int, metric_type: str, source: str | N
             "source": source, **values, "status": status, "created_at": now}
 
 
-def _chunks(items: list, size: int) -> Iterable[list]:
+def chunks(items: list, size: int) -> Iterable[list]:
     for index in range(0, len(items), size):
         yield items[index:index + size]

@@ -121,7 +121,7 @@ class _History:
         ends = [self.start + timedelta(hours=n) for n in range(1, hours)
                 if self.start + timedelta(hours=n) <= self.now]
         hourly = collector.hourly_rows(self.session, ends, self.now, self.config)
-        for chunk in collector._chunks(hourly, 5000):
+        for chunk in collector.chunks(hourly, 5000):
             self.session.execute(insert(DataQualityMetric), chunk)
         cycle = collector.collect(self.session, self.now, self.config)
         self.counts["metrics"] = len(hourly) + cycle["aggregate"] + cycle["source"] + cycle["hourly"]
