@@ -96,7 +96,11 @@ def read_json_body() -> Any:
     if request.mimetype != "application/json":
         raise ApiError(415, "send the body as JSON with Content-Type: application/json",
                        {"content_type": (request.mimetype or None)})
-    raw = request.get_data(cache=True)  # over MAX_BODY_BYTES: Werkzeug raises 413
+    raw = request.get_data(cache=True)  # a declared length over MAX_BODY_BYTES: 413 here
+    limit = request.max_content_length
+    if limit is not None and request.content_length is None and len(raw) >= limit:
+        # A chunked body has no declared length, and Werkzeug cuts it at the limit silently.
+        raise ApiError(413, f"body larger than {limit} bytes")
     if not raw.strip():
         raise ApiError(400, "empty body: send a JSON object or a list of them", code="bad_json")
     try:
