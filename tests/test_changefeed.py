@@ -1,0 +1,170 @@
+"""The change feed: SQLite's data_version watcher, PostgreSQL's triggers (migration 003) and
+LISTEN, and a listener that outlives a PostgreSQL restart. Real databases throughout."""
+from __future__ import annotations
+
+import threading
+from datetime import date, datetime, timezone
+
+import psycopg
+import pytest
+from sqlalchemy import insert, inspect, text
+
+from api import changefeed, migrate
+from api.db import Database
+from api.models import Conflict, DataQualityMetric, Forecast, Location, ScrapeRun
+from api.telemetry import Telemetry
+from tests.live_fixtures import insert_scrape_run, wait_for
+from tests.pgserver import start_server
+
+T0 = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+ROWS = {
+    "conflicts": (Conflict, {"source": "punch", "source_url": "https://example.org/1",
+                             "scraped_at": T0, "geocoding_status": "success",
+                             "validation_status": "passed"}),
+    "forecast": (Forecast, {"location_id": 1, "forecast_date": date(2026, 11, 26),
+                            "risk_score": 0.3, "created_at": T0}),
+    "scrape_runs": (ScrapeRun, {"source": "punch", "started_at": T0, "status": "success",
+                                "items_found": 1, "items_new": 1}),
+    "data_quality_metrics": (DataQualityMetric, {
+        "timestamp": T0, "window_seconds": 3600, "metric_type": "hourly",
+        "geocoding_attempts": 1, "geocoding_successes": 1, "validation_attempts": 1,
+        "validation_passes": 1, "status": "healthy", "created_at": T0}),
+}
+
+
+class Heard:
+    """A notify callback that counts, and lets a test wait for the next call."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> None:
+        with self._lock:
+            self.count += 1
+
+    def wait_beyond(self, seen: int, timeout: float = 15) -> None:
+        wait_for(lambda: self.count > seen, timeout)
+
+
+@pytest.fixture
+def feed():
+    """Run a feed function in a thread; stopped and joined after the test."""
+    stopping = threading.Event()
+    threads = []
+
+    def run(target, *args):
+        thread = threading.Thread(target=target, args=(*args,), daemon=True)
+        threads.append(thread)
+        thread.start()
+
+    yield stopping, run
+    stopping.set()
+    for thread in threads:
+        thread.join(10)
+        assert not thread.is_alive(), "the feed did not stop"
+
+
+def gauge(telemetry: Telemetry, name: str) -> float:
+    return telemetry.registry.get_sample_value(name) or 0.0
+
+
+def psycopg_conninfo(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def test_sqlite_watcher_hears_another_connection(tmp_path, feed):
+    url = f"sqlite:///{tmp_path / 'feed.db'}"
+    database = Database(url)
+    migrate.upgrade(database.engine)
+    stopping, run = feed
+    heard, telemetry = Heard(), Telemetry()
+    run(changefeed.watch_sqlite, str(tmp_path / "feed.db"), heard, stopping, 0.02, telemetry)
+    wait_for(lambda: gauge(telemetry, "pipewatch_changefeed_connected") == 1)
+    for _ in range(3):
+        seen = heard.count
+        insert_scrape_run(url)
+        heard.wait_beyond(seen)
+    assert telemetry.registry.get_sample_value("pipewatch_change_events_total",
+                                               {"source": "sqlite"}) >= 3
+    database.dispose()
+
+
+def test_migration_003_installs_notify_triggers_only_on_postgresql(database):
+    """Up and down on both backends; on PostgreSQL the triggers and function come and go."""
+    query = text("SELECT DISTINCT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                 "WHERE t.tgname = 'pipewatch_notify_change'")
+    function = text("SELECT count(*) FROM pg_proc WHERE proname = 'pipewatch_notify_change'")
+    postgres = database.dialect == "postgresql"
+
+    def installed() -> tuple[set, int]:
+        with database.engine.connect() as connection:
+            return set(connection.scalars(query)), connection.scalar(function)
+
+    if postgres:
+        assert installed() == (set(ROWS), 1)
+    migrate.downgrade(database.engine, "002_add_data_quality_metrics")
+    assert migrate.current_revision(database.engine) == "002_add_data_quality_metrics"
+    assert "data_quality_metrics" in inspect(database.engine).get_table_names()
+    if postgres:
+        assert installed() == (set(), 0)
+    migrate.upgrade(database.engine)
+    if postgres:
+        assert installed() == (set(ROWS), 1)
+
+
+@pytest.mark.postgres
+def test_every_watched_table_notifies_with_its_name(pg_server):
+    url = pg_server.create_database()
+    database = Database(url)
+    try:
+        migrate.upgrade(database.engine)
+        with database.session() as session:
+            session.execute(insert(Location).values(id=1, name="Maiduguri"))
+        with psycopg.connect(psycopg_conninfo(url), autocommit=True) as listener:
+            listener.execute("LISTEN pipewatch_changes")
+            for table, (model, values) in ROWS.items():
+                with database.session() as session:
+                    session.execute(insert(model), [values])
+                notes = list(listener.notifies(timeout=5, stop_after=1))
+                assert [note.payload for note in notes] == [table]
+            # one statement writing many rows is one notification
+            with database.session() as session:
+                session.execute(insert(ScrapeRun), [ROWS["scrape_runs"][1]] * 500)
+            notes = list(listener.notifies(timeout=1))
+            assert [note.payload for note in notes] == ["scrape_runs"]
+    finally:
+        database.dispose()
+        pg_server.drop_database(url.rsplit("/", 1)[1])
+
+
+@pytest.fixture
+def own_pg_server():
+    """A PostgreSQL server of this test alone: it gets restarted."""
+    server = start_server()
+    yield server
+    server.stop()
+
+
+@pytest.mark.postgres
+def test_listener_survives_a_postgresql_restart(own_pg_server, feed):
+    url = own_pg_server.create_database()
+    database = Database(url)
+    migrate.upgrade(database.engine)
+    database.dispose()
+    stopping, run = feed
+    heard, telemetry = Heard(), Telemetry()
+    connected = lambda: gauge(telemetry, "pipewatch_changefeed_connected") == 1  # noqa: E731
+    run(changefeed.listen_postgres, psycopg_conninfo(url), heard, stopping, telemetry, 0.1)
+    wait_for(connected)
+    seen = heard.count
+    insert_scrape_run(url)
+    heard.wait_beyond(seen)
+
+    own_pg_server.restart()
+    wait_for(lambda: gauge(telemetry, "pipewatch_changefeed_reconnects_total") >= 1, timeout=30)
+    wait_for(connected, timeout=30)
+    heard.wait_beyond(seen + 1)  # a fresh status is asked for after reconnecting
+    seen = heard.count
+    insert_scrape_run(url)
+    heard.wait_beyond(seen)
