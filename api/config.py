@@ -73,6 +73,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Fewer hourly points than this in the baseline: no anomaly is raised."),
     Setting("ANOMALY_MIN_ATTEMPTS", 5, int,
             "An hour with fewer attempts than this is too small to judge a rate."),
+    Setting("METRICS_STALE_SECONDS", 3600, int,
+            "The status raises a `metrics_stale` warning when the newest aggregate metric row "
+            "is older than this (the collector stopped); 0 turns the alert off."),
     Setting("COLLECTOR_INTERVAL_SECONDS", 300, int,
             "How often the in-process collector writes metric rows; 0 turns it off "
             "(then run `python app.py collect` from cron)."),

@@ -1,0 +1,272 @@
+"""Anomalies: hours in which a source's rates or volume leave its own recent normal.
+
+The rule is a robust z-score, `0.6745 * (x - median) / MAD`, of one closed hour's value
+against the same source's trailing ANOMALY_BASELINE_DAYS of hourly rows. Median and MAD (median
+absolute deviation) are not dragged along by the outliers they are meant to catch, so one bad
+day does not hide the next. Kinds: `geocoding_success_rate`, `validation_pass_rate` (alarm on
+drops only: a better rate is not a problem) and `volume` (= geocoding attempts, both ways).
+
+The MAD is floored so that a flat baseline (MAD 0) still gives finite scores, and so that a
+score never exceeds what the hour's own sample size can explain: a rate measured on n events
+has a binomial standard error sqrt(p(1-p)/n), a count a Poisson one sqrt(mean); a continuity
+correction (half a step) is taken off the distance. Without these, 4 of 6 against a median of
+100 % would be "an anomaly" several times a day in the demo's history.
+
+No alarm when the baseline holds fewer than ANOMALY_MIN_HISTORY_HOURS points, nor on a rate
+whose hour has fewer than ANOMALY_MIN_ATTEMPTS attempts (such hours are left out of rate
+baselines too). Hours a source was silent count as volume 0 once the source has appeared.
+
+Pure rules (`robust_score`, `judge`, `scan`) are separate from the one query (`load_hourly`).
+"""
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Mapping, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.models import DataQualityMetric as M
+from api.timeutil import HOUR, isoformat
+
+KINDS = ("geocoding_success_rate", "validation_pass_rate", "volume")
+RATE_COUNTS = {"geocoding_success_rate": ("geocoding_successes", "geocoding_attempts"),
+               "validation_pass_rate": ("validation_passes", "validation_attempts")}
+MAD_CONSTANT = 0.6745
+"""MAD of a normal distribution in standard deviations: makes the score comparable to a z."""
+RATE_MAD_FLOOR = 0.005
+VOLUME_MAD_FLOOR = 0.5
+ERROR_FACTOR = 2.0
+"""|score| at or beyond this many times ANOMALY_THRESHOLD is an error, not a warning."""
+SINCE_HOURS = 24
+"""How far back the status looks for the start of an ongoing run of anomalous hours."""
+
+
+# region pure rules
+def median(sorted_values: Sequence[float]) -> float:
+    n = len(sorted_values)
+    middle = n // 2
+    if n % 2:
+        return float(sorted_values[middle])
+    return (sorted_values[middle - 1] + sorted_values[middle]) / 2.0
+
+
+def mad(sorted_values: Sequence[float], centre: float) -> float:
+    return median(sorted(abs(value - centre) for value in sorted_values))
+
+
+def noise_floor(kind: str, mean: float, attempts: int) -> float:
+    """The smallest MAD a score may use: the hour's own sampling noise (as a MAD), or a small
+    constant. `mean` is the baseline's mean (the noise of a rate depends on its level)."""
+    if kind == "volume":
+        return max(VOLUME_MAD_FLOOR, MAD_CONSTANT * math.sqrt(max(mean, 1.0)))
+    n = max(attempts, 1)
+    p = (mean * n + 1) / (n + 2)  # Agresti-Coull: no zero noise at 0 % or 100 %
+    return max(RATE_MAD_FLOOR, MAD_CONSTANT * math.sqrt(p * (1 - p) / n))
+
+
+def robust_score(value: float, sorted_baseline: Sequence[float], floor: float = 0.0,
+                 granularity: float = 0.0) -> tuple[float, float]:
+    """(score, median): 0.6745 * (value - median) / max(MAD, floor).
+
+    `granularity` (half a step of the measured quantity: 0.5/attempts for a rate, 0.5 for a
+    count) is taken off the distance first, a continuity correction: a discrete value cannot
+    land nearer the median than that.
+    """
+    centre = median(sorted_baseline)
+    spread = max(mad(sorted_baseline, centre), floor)
+    distance = max(abs(value - centre) - granularity, 0.0)
+    return math.copysign(MAD_CONSTANT * distance / spread, value - centre), centre
+
+
+@dataclass(frozen=True)
+class Verdict:
+    kind: str
+    value: float
+    baseline: float
+    score: float
+    severity: str
+
+
+def judge(kind: str, value: float | None, attempts: int, sorted_baseline: Sequence[float],
+          config: Mapping[str, Any]) -> Verdict | None:
+    """The anomaly verdict for one hour's `value` of `kind`, or None when there is none.
+
+    `sorted_baseline` is the source's trailing values of the same kind, ascending.
+    """
+    if value is None or len(sorted_baseline) < config["ANOMALY_MIN_HISTORY_HOURS"]:
+        return None
+    if kind != "volume" and attempts < config["ANOMALY_MIN_ATTEMPTS"]:
+        return None
+    mean = sum(sorted_baseline) / len(sorted_baseline)
+    granularity = 0.5 if kind == "volume" else 0.5 / attempts
+    score, centre = robust_score(value, sorted_baseline, noise_floor(kind, mean, attempts),
+                                 granularity)
+    threshold = config["ANOMALY_THRESHOLD"]
+    if kind == "volume":
+        alarming = abs(score) >= threshold
+    else:
+        alarming = score <= -threshold
+    if not alarming:
+        return None
+    severity = "error" if abs(score) >= ERROR_FACTOR * threshold else "warning"
+    return Verdict(kind, value, centre, score, severity)
+# endregion
+
+
+# region hourly series
+@dataclass(frozen=True)
+class Hour:
+    """One source's counts in one closed hour (`end` = the hourly row's timestamp)."""
+
+    end: datetime
+    geocoding_attempts: int = 0
+    geocoding_successes: int = 0
+    validation_attempts: int = 0
+    validation_passes: int = 0
+
+    def value(self, kind: str) -> tuple[float | None, int]:
+        """(value, attempts behind it); a rate with zero attempts is None."""
+        if kind == "volume":
+            return float(self.geocoding_attempts), self.geocoding_attempts
+        successes, attempts = (getattr(self, name) for name in RATE_COUNTS[kind])
+        return (successes / attempts if attempts else None), attempts
+
+
+def build_series(rows: Iterable[Any], collected: Iterable[datetime] = ()) -> dict[str, list[Hour]]:
+    """Per source, its hours in time order, silent hours filled in as empty.
+
+    `rows` are per-source hourly rows (source, timestamp, four counts); `collected` the hours
+    known to have been collected (the all-sources rows). A source's silent collected hours after
+    its first row become empty Hours (volume 0, no rates).
+    """
+    by_source: dict[str, dict[datetime, Hour]] = {}
+    for row in rows:
+        by_source.setdefault(row.source, {})[row.timestamp] = Hour(
+            row.timestamp, row.geocoding_attempts, row.geocoding_successes,
+            row.validation_attempts, row.validation_passes)
+    hours = set(collected)
+    series = {}
+    for source, known in by_source.items():
+        first = min(known)
+        ends = sorted({*known, *(end for end in hours if end > first)})
+        series[source] = [known.get(end) or Hour(end) for end in ends]
+    return series
+
+
+def scan(hours: Sequence[Hour], start: datetime, end: datetime,
+         config: Mapping[str, Any]) -> list[tuple[Hour, Verdict]]:
+    """Every (hour, verdict) of one source's series whose hour ends in [start, end].
+
+    Each hour is judged against the hours ending in [its end - baseline days, its end). The
+    baseline windows slide, so values enter and leave sorted lists by bisection.
+    """
+    span = timedelta(days=config["ANOMALY_BASELINE_DAYS"])
+    min_attempts = config["ANOMALY_MIN_ATTEMPTS"]
+    found = []
+    for kind in KINDS:
+        window: list[float] = []
+        points = [(hour, *hour.value(kind)) for hour in hours]
+        usable = [(value is not None and (kind == "volume" or attempts >= min_attempts))
+                  for _, value, attempts in points]
+        enter = leave = 0
+        for index, (hour, value, attempts) in enumerate(points):
+            while enter < index:
+                if usable[enter]:
+                    window.insert(bisect_left(window, points[enter][1]), points[enter][1])
+                enter += 1
+            while points[leave][0].end < hour.end - span:  # leave < enter == index here
+                if usable[leave]:
+                    del window[bisect_left(window, points[leave][1])]
+                leave += 1
+            if not start <= hour.end <= end:
+                continue
+            verdict = judge(kind, value, attempts, window, config)
+            if verdict is not None:
+                found.append((hour, verdict))
+    return found
+# endregion
+
+
+# region query
+def load_hourly(session: Session, start: datetime, end: datetime,
+                sources: Iterable[str] | None = None) -> tuple[list[Any], list[datetime]]:
+    """ONE read of the hourly rows ending in [start, end]: (per-source rows, collected hours).
+
+    Reads through the (metric_type, timestamp) index; the all-sources rows only say which hours
+    were collected.
+    """
+    query = (select(M.source, M.timestamp, M.geocoding_attempts, M.geocoding_successes,
+                    M.validation_attempts, M.validation_passes)
+             .where(M.metric_type == "hourly", M.timestamp >= start, M.timestamp <= end)
+             .order_by(M.timestamp, M.source))
+    wanted = None if sources is None else set(sources)
+    rows, collected = [], []
+    for row in session.execute(query):
+        if row.source is None:
+            collected.append(row.timestamp)
+        elif wanted is None or row.source in wanted:
+            rows.append(row)
+    return rows, collected
+
+
+def anomaly_item(source: str, hour: Hour, verdict: Verdict) -> dict[str, Any]:
+    """The JSON shape of DESIGN.md's anomalies, plus the hour it covers (start, end)."""
+    digits = 1 if verdict.kind == "volume" else 4
+    return {"kind": verdict.kind, "source": source, "detected_at": isoformat(hour.end),
+            "value": round(verdict.value, digits), "baseline": round(verdict.baseline, digits),
+            "score": round(verdict.score, 2), "severity": verdict.severity,
+            "start": isoformat(hour.end - HOUR), "end": isoformat(hour.end)}
+
+
+def find_anomalies(session: Session, config: Mapping[str, Any], start: datetime, end: datetime,
+                   sources: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """Every anomalous hour ending in [start, end], newest first (then source, kind).
+
+    One SQL read of the hourly rows from `start` minus the baseline days to `end`; the rest is
+    pure Python.
+    """
+    span = timedelta(days=config["ANOMALY_BASELINE_DAYS"])
+    rows, collected = load_hourly(session, start - span, end, sources)
+    items = []
+    for source, hours in build_series(rows, collected).items():
+        items.extend(anomaly_item(source, hour, verdict)
+                     for hour, verdict in scan(hours, start, end, config))
+    items.sort(key=lambda item: (item["source"], item["kind"]))
+    items.sort(key=lambda item: item["detected_at"], reverse=True)
+    return items
+
+
+def current_anomalies(session: Session, config: Mapping[str, Any],
+                      now: datetime) -> list[dict[str, Any]]:
+    """The anomalies of the newest collected hour (per source and kind), each with `since`:
+    the start of its unbroken run of anomalous hours, looking back at most SINCE_HOURS."""
+    newest = session.scalar(select(M.timestamp).where(
+        M.metric_type == "hourly", M.timestamp <= now).order_by(M.timestamp.desc()).limit(1))
+    if newest is None:
+        return []
+    first = newest - timedelta(hours=SINCE_HOURS)
+    span = timedelta(days=config["ANOMALY_BASELINE_DAYS"])
+    rows, collected = load_hourly(session, first - span, newest)
+    items = []
+    for source, hours in build_series(rows, collected).items():
+        if hours[-1].end != newest or not scan(hours, newest, newest, config):
+            continue  # judging the earlier hours only matters for an ongoing anomaly
+        flagged = {(hour.end, verdict.kind): verdict
+                   for hour, verdict in scan(hours, first, newest, config)}
+        for kind in KINDS:
+            verdict = flagged.get((newest, kind))
+            if verdict is None:
+                continue
+            since = newest
+            while (since - HOUR, kind) in flagged:
+                since -= HOUR
+            item = anomaly_item(source, hours[-1], verdict)
+            item["since"] = isoformat(since - HOUR)
+            items.append(item)
+    items.sort(key=lambda item: (item["source"], item["kind"]))
+    return items
+# endregion

@@ -1,0 +1,156 @@
+"""Scraping health: per source, when it last ran, last succeeded, and how its last day went.
+
+Read from `scrape_runs` through its (source, started_at) and (started_at) indexes only, never by
+scanning history: the distinct sources come from a skip scan (one index seek per source), each
+source's newest runs from `ORDER BY started_at DESC LIMIT 1` seeks, and the 24 h counts from a
+range of the started_at index. Sources are those with a run in the last LOOKBACK.
+
+A source's status is the staleness of its last success (api.thresholds.staleness_status),
+worsened to at least `warning` when its newest run failed. A success's time is when it
+finished (the data arrived then), or when it started if it has no finish time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Mapping
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from api.models import ScrapeRun
+from api.thresholds import staleness_status, worst
+from api.timeutil import DAY, isoformat
+
+RUNS = ScrapeRun.__table__
+LOOKBACK = timedelta(days=30)
+"""Sources with no run for this long are no longer listed (and their success is not sought)."""
+ERROR_TEXT_LIMIT = 300
+
+
+@dataclass(frozen=True)
+class SourceFacts:
+    """What the rules need to know about one source, as read from `scrape_runs`."""
+
+    source: str
+    last_run_at: datetime
+    last_run_status: str
+    last_success_at: datetime | None
+    first_run_at: datetime | None = None
+    """The oldest run within LOOKBACK (when a never-successful source began to be watched)."""
+    runs_24h: int = 0
+    failures_24h: int = 0
+    items_24h: int = 0
+    last_error: str | None = None
+    failed_streak: int = 0
+    """Consecutive failed runs up to the newest one (0 when the newest did not fail)."""
+    failing_since: datetime | None = None
+
+
+# region pure rules
+def source_status(facts: SourceFacts, now: datetime, config: Mapping[str, Any]) -> str:
+    """Staleness of the last success, at least `warning` when the newest run failed."""
+    age = None if facts.last_success_at is None else (now - facts.last_success_at).total_seconds()
+    status = staleness_status(age, config)
+    if facts.last_run_status == "failed":
+        status = worst([status, "warning"])
+    return status
+
+
+def source_item(facts: SourceFacts, now: datetime, config: Mapping[str, Any]) -> dict[str, Any]:
+    """One entry of `scraping_health.sources` (DESIGN.md)."""
+    return {"source": facts.source, "status": source_status(facts, now, config),
+            "last_run_at": isoformat(facts.last_run_at),
+            "last_success_at": isoformat(facts.last_success_at),
+            "runs_24h": facts.runs_24h, "failures_24h": facts.failures_24h,
+            "items_24h": facts.items_24h, "last_error": facts.last_error}
+
+
+def health_section(facts: list[SourceFacts], now: datetime,
+                   config: Mapping[str, Any]) -> dict[str, Any]:
+    """`scraping_health`: the sources by name, the status the worst of theirs (pending if none)."""
+    sources = [source_item(item, now, config) for item in sorted(facts, key=lambda f: f.source)]
+    return {"status": worst(item["status"] for item in sources), "sources": sources}
+# endregion
+
+
+# region queries
+def _source_skip_scan():
+    """Distinct sources by a recursive CTE: one (source, started_at) index seek per source."""
+    inner = RUNS.alias("inner_runs")
+    names = select(func.min(RUNS.c.source).label("source")).cte("sources", recursive=True)
+    following = (select(func.min(inner.c.source)).where(inner.c.source > names.c.source)
+                 .scalar_subquery())
+    return names.union_all(select(following).where(names.c.source.is_not(None)))
+
+
+def _newest(column, sources, *conditions, oldest: bool = False):
+    """A correlated LIMIT 1 seek: `column` of the source's newest (or oldest) matching run."""
+    runs = RUNS.alias()
+    order = runs.c.started_at.asc() if oldest else runs.c.started_at.desc()
+    column = column(runs) if callable(column) else runs.c[column]
+    return (select(column).where(runs.c.source == sources.c.source,
+                                 *(condition(runs) for condition in conditions))
+            .order_by(order).limit(1).scalar_subquery())
+
+
+def load_facts(session: Session, now: datetime) -> list[SourceFacts]:
+    """Every source with a run in the last LOOKBACK, and its facts as of `now`."""
+    since, day_ago = now - LOOKBACK, now - DAY
+    names = _source_skip_scan()
+    recent = (lambda runs: runs.c.started_at >= since, lambda runs: runs.c.started_at <= now)
+    success_time = lambda runs: func.coalesce(runs.c.finished_at, runs.c.started_at)  # noqa: E731
+    newest_rows = session.execute(select(
+        names.c.source,
+        _newest("started_at", names, *recent).label("last_run_at"),
+        _newest("status", names, *recent).label("last_run_status"),
+        _newest(success_time, names, *recent,
+                lambda runs: runs.c.status == "success").label("last_success_at"),
+        _newest("started_at", names, *recent,
+                lambda runs: runs.c.status != "failed").label("last_ok_at"),
+        _newest("started_at", names, *recent, oldest=True).label("first_run_at"),
+        _newest("error", names, lambda runs: runs.c.started_at >= day_ago,
+                lambda runs: runs.c.started_at <= now,
+                lambda runs: runs.c.status == "failed").label("last_error"),
+    ).where(names.c.source.is_not(None))).all()
+    counts = {row.source: row for row in session.execute(
+        select(RUNS.c.source, func.count().label("runs"),
+               func.sum(case((RUNS.c.status == "failed", 1), else_=0)).label("failures"),
+               func.sum(RUNS.c.items_new).label("items"))
+        .where(RUNS.c.started_at >= day_ago, RUNS.c.started_at <= now)
+        .group_by(RUNS.c.source))}
+    facts = []
+    for row in newest_rows:
+        if row.last_run_at is None:
+            continue
+        day = counts.get(row.source)
+        streak, failing_since = (0, None)
+        if row.last_run_status == "failed":
+            streak, failing_since = _failed_streak(session, row.source,
+                                                   row.last_ok_at or since, now)
+        facts.append(SourceFacts(
+            source=row.source, last_run_at=row.last_run_at, last_run_status=row.last_run_status,
+            last_success_at=row.last_success_at, first_run_at=row.first_run_at,
+            runs_24h=int(day.runs) if day else 0,
+            failures_24h=int(day.failures or 0) if day else 0,
+            items_24h=int(day.items or 0) if day else 0,
+            last_error=_short(row.last_error), failed_streak=streak,
+            failing_since=failing_since))
+    return facts
+
+
+def _failed_streak(session: Session, source: str, after: datetime,
+                   now: datetime) -> tuple[int, datetime | None]:
+    """(runs, first started_at) of the source's runs after its newest non-failed one."""
+    count, first = session.execute(
+        select(func.count(), func.min(RUNS.c.started_at))
+        .where(RUNS.c.source == source, RUNS.c.started_at > after, RUNS.c.started_at <= now)
+    ).one()
+    return int(count), first
+
+
+def _short(error: str | None) -> str | None:
+    if error is None or len(error) <= ERROR_TEXT_LIMIT:
+        return error
+    return error[:ERROR_TEXT_LIMIT - 1] + "…"
+# endregion

@@ -1,0 +1,138 @@
+"""Data quality for the status: the newest metric rows, or the conflicts when there are none.
+
+Cards read the newest `aggregate` row; the per-source table each source's newest `source` row
+stamped within BY_SOURCE_LOOKBACK of the newest one (a source missing from recent cycles had no
+events in the window and is not shown with an old row). Without any aggregate row (a fresh
+install before the collector's first cycle) the same numbers are counted from `conflicts` over
+the trailing QUALITY_WINDOW_SECONDS and the section says `"basis": "conflicts"`.
+
+Rates are always derived here from the counts with api.thresholds.rate (the database's computed
+columns use the same rule), and statuses from those rates with the current thresholds, so the
+rates, counts and statuses shown can never disagree with each other.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Mapping
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import Session
+
+from api.models import Conflict
+from api.models import DataQualityMetric as M
+from api.thresholds import quality_status, rate
+from api.timeutil import isoformat
+
+COUNTS = ("geocoding_attempts", "geocoding_successes", "validation_attempts",
+          "validation_passes")
+RATES = {"geocoding_success_rate": ("geocoding_successes", "geocoding_attempts"),
+         "validation_pass_rate": ("validation_passes", "validation_attempts")}
+BY_SOURCE_LOOKBACK = timedelta(hours=1)
+HISTORY_ROWS = 2000
+"""Newest rows read to find when an ongoing rate problem began ("as far as the newest rows
+show"): bounded, so the cost never grows with history."""
+
+
+# region pure rules
+def counts_of(row: Any) -> dict[str, int]:
+    """The four counts of a row, a mapping, or a grouped result."""
+    get = row.get if isinstance(row, Mapping) else (lambda name: getattr(row, name))
+    return {name: int(get(name) or 0) for name in COUNTS}
+
+
+def rates_of(counts: Mapping[str, int]) -> dict[str, float | None]:
+    return {name: rate(counts[ok], counts[total]) for name, (ok, total) in RATES.items()}
+
+
+def quality_entry(counts: Mapping[str, int], config: Mapping[str, Any]) -> dict[str, Any]:
+    """status, both rates and the four counts: everything derived from the counts alone."""
+    rates = rates_of(counts)
+    status = quality_status(rates["geocoding_success_rate"], rates["validation_pass_rate"],
+                            config)
+    return {"status": status, **{name: _round(value) for name, value in rates.items()},
+            **{name: counts[name] for name in COUNTS}}
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+# endregion
+
+
+# region queries
+def attempt_counts():
+    """SUM(CASE ...) columns: an attempt is a final outcome (pending rows are not attempts)."""
+    geo, val = Conflict.geocoding_status, Conflict.validation_status
+
+    def total(condition):
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    return (total(geo.in_(("success", "failed"))).label("geocoding_attempts"),
+            total(geo == "success").label("geocoding_successes"),
+            total(val.in_(("passed", "failed"))).label("validation_attempts"),
+            total(val == "passed").label("validation_passes"))
+
+
+def newest_aggregate(session: Session, now: datetime):
+    """The newest `aggregate` row at or before `now` (index seek), or None."""
+    return session.execute(
+        select(M.timestamp, *(getattr(M, name) for name in COUNTS))
+        .where(M.metric_type == "aggregate", M.timestamp <= now)
+        .order_by(M.timestamp.desc()).limit(1)).first()
+
+
+def newest_source_rows(session: Session, newest: datetime) -> list[Any]:
+    """Each source's newest `source` row stamped in [newest - BY_SOURCE_LOOKBACK, newest]."""
+    window = (M.metric_type == "source", M.timestamp >= newest - BY_SOURCE_LOOKBACK,
+              M.timestamp <= newest)
+    latest = (select(M.source, func.max(M.timestamp).label("stamp")).where(*window)
+              .group_by(M.source).subquery())
+    return session.execute(
+        select(M.source, M.timestamp, *(getattr(M, name) for name in COUNTS))
+        .join(latest, and_(M.source == latest.c.source, M.timestamp == latest.c.stamp))
+        .where(*window).order_by(M.source)).all()
+
+
+def conflict_counts(session: Session, start: datetime, end: datetime) -> list[Any]:
+    """Per-source counts (and newest scraped_at) of conflicts scraped in (start, end]."""
+    return session.execute(
+        select(Conflict.source, func.max(Conflict.scraped_at).label("newest"), *attempt_counts())
+        .where(Conflict.scraped_at > start, Conflict.scraped_at <= end)
+        .group_by(Conflict.source).order_by(Conflict.source)).all()
+
+
+def recent_history(session: Session, metric_type: str, newest: datetime,
+                   limit: int = HISTORY_ROWS) -> list[Any]:
+    """The newest `limit` rows of `metric_type` (newest first), for since-when questions."""
+    return session.execute(
+        select(M.source, M.timestamp, *(getattr(M, name) for name in COUNTS))
+        .where(M.metric_type == metric_type, M.timestamp <= newest)
+        .order_by(M.timestamp.desc()).limit(limit)).all()
+# endregion
+
+
+def quality_section(session: Session, now: datetime, config: Mapping[str, Any]) -> dict[str, Any]:
+    """`data_quality` of DESIGN.md: from the newest metric rows, else from the conflicts."""
+    aggregate = newest_aggregate(session, now)
+    if aggregate is not None:
+        by_source = [{"source": row.source, "as_of": isoformat(row.timestamp),
+                      **quality_entry(counts_of(row), config)}
+                     for row in newest_source_rows(session, aggregate.timestamp)]
+        return {**quality_entry(counts_of(aggregate), config), "basis": "metrics",
+                "as_of": isoformat(aggregate.timestamp), "by_source": by_source}
+    window = timedelta(seconds=config["QUALITY_WINDOW_SECONDS"])
+    grouped = conflict_counts(session, now - window, now)
+    total = sum_counts(grouped)
+    newest = max((row.newest for row in grouped), default=None)
+    by_source = [{"source": row.source, "as_of": isoformat(row.newest),
+                  **quality_entry(counts_of(row), config)} for row in grouped]
+    return {**quality_entry(total, config), "basis": "conflicts", "as_of": isoformat(newest),
+            "by_source": by_source}
+
+
+def sum_counts(rows: Iterable[Any]) -> dict[str, int]:
+    """The four counts summed over rows (the all-sources numbers from per-source groups)."""
+    totals = dict.fromkeys(COUNTS, 0)
+    for row in rows:
+        for name, value in counts_of(row).items():
+            totals[name] += value
+    return totals

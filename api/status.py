@@ -1,0 +1,83 @@
+"""The pipeline status document: the ONE computation behind REST, the WebSocket and polling.
+
+`pipeline_status(session, now, config)` reads the newest rows only (index seeks and short index
+ranges whose size depends on the collector's cadence and the number of sources, never on how
+much history there is) and hands them to the pure rules of api/health.py, api/quality.py,
+api/anomalies.py and api/alerts.py. Its output depends only on the database and `now`: lists
+are sorted, texts hold no clock-relative words, so an unchanged database gives an identical
+document except `timestamp` (what lets `seq` tell news from a repeat).
+
+`current_status(runtime)` is what routes, the hub and the page's poll call: it owns the session,
+counts the computation, and stamps `seq`.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Mapping
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from api import alerts, anomalies, health, quality
+from api.models import Conflict, DataQualityMetric, Forecast, ScrapeRun
+from api.thresholds import rate_status, worst
+from api.timeutil import isoformat, parse_iso, utcnow
+
+ANOMALY_KEYS = ("kind", "source", "detected_at", "value", "baseline", "score", "severity")
+
+
+def freshness(session: Session) -> dict[str, str | None]:
+    """The newest time in each table, in one round trip of four index-backed MAX()es."""
+    newest = session.execute(select(
+        select(func.max(Conflict.scraped_at)).scalar_subquery(),
+        select(func.max(DataQualityMetric.timestamp)).scalar_subquery(),
+        select(func.max(ScrapeRun.started_at)).scalar_subquery(),
+        select(func.max(Forecast.created_at)).scalar_subquery(),
+    )).one()
+    names = ("latest_conflict_at", "latest_metric_at", "latest_scrape_at", "latest_forecast_at")
+    return {name: isoformat(value) for name, value in zip(names, newest)}
+
+
+def _histories(session: Session, section: Mapping[str, Any],
+               config: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """The newest aggregate/source rows (newest first), read only when a rate alert needs its
+    `since`; bounded by quality.HISTORY_ROWS."""
+    if section["basis"] != "metrics":
+        return {}
+    entries = {"aggregate": [section], "source": section["by_source"]}
+    stamp = parse_iso(section["as_of"])
+    return {kind: quality.recent_history(session, kind, stamp)
+            for kind, listed in entries.items()
+            if any(rate_status(entry[name], config) in alerts.BAD
+                   for entry in listed for name in quality.RATES)}
+
+
+def pipeline_status(session: Session, now: datetime, config: Mapping[str, Any]) -> dict[str, Any]:
+    """The status document of DESIGN.md as of `now` (aware UTC), without `seq`."""
+    if now.tzinfo is None:
+        raise ValueError("pipeline_status needs a timezone-aware `now`")
+    facts = health.load_facts(session, now)
+    scraping = health.health_section(facts, now, config)
+    data_quality = quality.quality_section(session, now, config)
+    current = anomalies.current_anomalies(session, config, now)
+    found = alerts.current_alerts(data_quality, _histories(session, data_quality, config),
+                                  facts, current, now, config)
+    overall = worst([scraping["status"], data_quality["status"],
+                     *(item["severity"] for item in found)])
+    return {
+        "timestamp": isoformat(now),
+        "overall_status": overall,
+        "scraping_health": scraping,
+        "data_quality": data_quality,
+        "anomalies": [{key: item[key] for key in ANOMALY_KEYS} for item in current],
+        "alerts": found,
+        "freshness": freshness(session),
+    }
+
+
+def current_status(runtime, now: datetime | None = None, caller: str = "rest") -> dict[str, Any]:
+    """The status now, computed in its own session, counted per caller, stamped with `seq`."""
+    with runtime.db.session() as session:
+        document = pipeline_status(session, now or utcnow(), runtime.config)
+    runtime.telemetry.status_computations.labels(caller).inc()
+    return runtime.sequencer.stamp(document)
