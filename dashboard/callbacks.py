@@ -68,12 +68,25 @@ def _periods(runtime, start: datetime, end: datetime, sources: Sequence[str] | N
                                                sources=wanted))
     except Exception as exc:  # noqa: BLE001
         log.warning("anomalies unavailable: %s", type(exc).__name__)
+    alert_rows = [row for row in alert_rows if _worth_shading(row, wanted)]
     periods = figures.periods_from(alert_rows, anomaly_rows)
-    end_iso = isoformat(end)
+    start_iso, end_iso = isoformat(start), isoformat(end)
     for period in periods:
         if period["end"] is None or period["end"] > end_iso:
             period["end"] = end_iso
-    return periods
+        period["start"] = max(period["start"], start_iso)
+    return figures.merge_periods(periods)
+
+
+def _worth_shading(period: Mapping[str, Any], sources: Sequence[str] | None) -> bool:
+    """Error periods only (warnings come and go by the hour and would shade everything).
+    The all-sources chart takes its own quality periods and any source's scraping outage;
+    one source's bad hour is not the pipeline's."""
+    if period.get("severity") != "error":
+        return False
+    if sources is None and str(period.get("key", "")).startswith("quality:"):
+        return period.get("source") is None
+    return True
 
 
 def trends_body(runtime, selection: Selection, now: datetime | None = None) -> dict[str, Any]:

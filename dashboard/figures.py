@@ -28,7 +28,8 @@ BUCKET_STEP = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 CSV_COLUMNS = ("bucket_start", "bucket", "source", "geocoding_attempts", "geocoding_successes",
                "geocoding_success_rate", "validation_attempts", "validation_passes",
                "validation_pass_rate", "volume")
-MAX_LABELLED_PERIODS = 12
+MAX_LABELLED_PERIODS = 4
+"""More periods than this are shaded without labels (labels would overlap into noise)."""
 
 
 def _rate(successes: int, attempts: int) -> float | None:
@@ -136,7 +137,7 @@ def period_shapes(periods: Sequence[Mapping[str, Any]]) -> tuple[list[dict], lis
                        "x1": period["end"], "y0": 0, "y1": 1, "fillcolor": colour,
                        "opacity": 0.18 if period.get("kind") == "alert" else 0.12,
                        "layer": "below", "line": {"width": 0}})
-        if index < MAX_LABELLED_PERIODS:
+        if len(periods) <= MAX_LABELLED_PERIODS:
             notes.append({"x": period["start"], "xref": "x", "xanchor": "left", "y": 1,
                           "yref": "paper", "yanchor": "top", "showarrow": False,
                           "text": period.get("label", period.get("kind", "")),
@@ -248,6 +249,30 @@ def periods_from(alert_periods: Iterable[Mapping[str, Any]],
         periods.append({"kind": "anomaly", "start": _iso(start), "end": _iso(end_dt),
                         "severity": anomaly.get("severity", "warning"), "label": label})
     return periods
+
+
+def merge_periods(periods: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Overlapping or touching periods of one kind become one band (worst severity, labels
+    joined): a chart shaded by 170 slivers says less than one band per incident."""
+    rank = {"pending": 0, "healthy": 1, "warning": 2, "error": 3}
+    merged: list[dict[str, Any]] = []
+    for kind in ("alert", "anomaly"):
+        current: dict[str, Any] | None = None
+        for period in sorted((p for p in periods if p.get("kind") == kind),
+                             key=lambda p: p["start"]):
+            if current is not None and period["start"] <= current["end"]:
+                current["end"] = max(current["end"], period["end"])
+                if rank.get(period.get("severity"), 2) > rank.get(current["severity"], 2):
+                    current["severity"] = period["severity"]
+                if period.get("label") not in current["labels"]:
+                    current["labels"].append(period.get("label"))
+                continue
+            current = {**period, "labels": [period.get("label")]}
+            merged.append(current)
+    for period in merged:
+        labels = [label for label in period.pop("labels") if label]
+        period["label"] = ", ".join(labels[:2]) + (f" +{len(labels) - 2}" if len(labels) > 2 else "")
+    return sorted(merged, key=lambda p: p["start"])
 
 
 def _as_dt(value: Any) -> datetime:

@@ -1,0 +1,52 @@
+"""Module-scoped stacks for the browser tests: one seeded database file, the app in its own
+process, and (for the connection tests) a proxy in front. Small seeds keep startup quick."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from selenium.webdriver.common.by import By
+
+from tests.browser.conftest import ARTIFACTS
+from tests.browser.support import AppProcess
+
+SEED_DAYS = 3
+
+
+def seeded_database(directory: Path) -> str:
+    """A migrated SQLite file with SEED_DAYS of demo history; returns its URL."""
+    from api import migrate
+    from api.config import load_config
+    from api.db import Database
+    from api.seed import seed_demo
+
+    url = f"sqlite:///{directory / 'browser.db'}"
+    config = load_config({"DATABASE_URL": url})
+    db = Database(url)
+    try:
+        migrate.upgrade(db.engine)
+        seed_demo(db, config, days=SEED_DAYS, seed=7, progress=False)
+    finally:
+        db.dispose()
+    return url
+
+
+def start_app(directory: Path) -> AppProcess:
+    return AppProcess(seeded_database(directory)).start()
+
+
+def text(driver, element_id: str) -> str:
+    return driver.find_element(By.ID, element_id).text
+
+
+def screenshot(driver, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    return path
+
+
+def foreign_resources(driver) -> list[str]:
+    """Every resource the page loaded from another origin (should be none)."""
+    return driver.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)"
+        ".filter(n => !n.startsWith(location.origin) && !n.startsWith('data:'))")

@@ -1,0 +1,119 @@
+"""The trend charts in headless Chromium: controls change them, the URL reproduces the view,
+the CSV holds exactly the rows shown; and the page loads nothing from another host."""
+from __future__ import annotations
+
+import csv
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from dashboard import ids
+from tests.browser.fixtures import foreign_resources, screenshot, start_app, text
+from tests.browser.support import wait_for
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, chrome_available):
+    process = start_app(tmp_path_factory.mktemp("browser-charts"))
+    yield process
+    process.stop()
+
+
+def traces(driver, graph_id: str) -> list[dict]:
+    """The traces Plotly drew in a dcc.Graph: name and x values."""
+    return driver.execute_script(
+        "const g = document.querySelector(arguments[0] + ' .js-plotly-plot');"
+        "return g && g.data ? g.data.map(t => ({name: t.name, x: (t.x || []).filter((x, i) =>"
+        " t.y[i] !== null)})) : null;", f"#{graph_id}")
+
+
+def chart_ready(driver, graph_id: str = ids.TREND_VOL):
+    drawn = traces(driver, graph_id)
+    return drawn if drawn and all(t["x"] for t in drawn) else None
+
+
+def click_option(driver, group_id: str, label: str) -> None:
+    driver.find_element(By.XPATH, f"//*[@id='{group_id}']//label[normalize-space()='{label}']").click()
+
+
+def choose_sources(driver, names: list[str]) -> None:
+    """Open the sources dropdown (Dash 4's), tick each name, close it."""
+    trigger = driver.find_element(By.ID, ids.SOURCES_PICK)
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", trigger)
+    trigger.click()
+    for name in names:
+        option = wait_for(lambda: driver.find_element(
+            By.XPATH, f"//*[@role='option'][.//input[@value='{name}']]"), 5, f"option {name}")
+        option.click()
+    driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+
+
+def query(driver) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(driver.current_url).query)
+
+
+def test_page_styles_and_icons_come_from_the_app_itself(browser, app):
+    browser.get(app.url + "/")
+    wait_for(lambda: chart_ready(browser), 15, "the charts are drawn")
+    wait_for(lambda: browser.execute_script(
+        "return document.fonts.status === 'loaded' && document.fonts.check('16px bootstrap-icons')"),
+        10, "the Bootstrap Icons font is loaded")
+    navbar = browser.find_element(By.CSS_SELECTOR, ".pw-navbar")
+    assert navbar.value_of_css_property("background-color") in ("rgba(33, 37, 41, 1)",
+                                                               "rgb(33, 37, 41)")
+    assert foreign_resources(browser) == []
+
+
+def test_controls_change_charts_and_the_url_reopens_the_view(browser, app):
+    browser.get(app.url + "/?range=24h")
+    first = wait_for(lambda: chart_ready(browser), 15, "the 24 h charts are drawn")
+    assert [t["name"] for t in first] == ["all sources"]
+    assert 20 <= len(first[0]["x"]) <= 25          # hourly buckets over 24 h
+
+    click_option(browser, ids.BUCKET, "Day")
+    wait_for(lambda: (chart_ready(browser) or [{}])[0].get("x") and
+             len(chart_ready(browser)[0]["x"]) <= 2, 10, "day buckets: one or two bars")
+    wait_for(lambda: query(browser).get("bucket") == ["day"], 5, "the URL says bucket=day")
+
+    click_option(browser, ids.RANGE, "7 d")
+    wait_for(lambda: query(browser).get("range") == ["7d"], 5, "the URL says range=7d")
+    click_option(browser, ids.BUCKET, "Hour")
+    wait_for(lambda: len((chart_ready(browser) or [{"x": []}])[0]["x"]) > 48, 10,
+             "7 days of hourly buckets (3 days of data)")
+
+    choose_sources(browser, ["punch", "vanguard"])
+    wait_for(lambda: sorted(t["name"] for t in chart_ready(browser) or []) == ["punch", "vanguard"],
+             10, "one trace per chosen source")
+    wait_for(lambda: query(browser).get("sources") == ["punch,vanguard"], 5,
+             "the URL lists the sources")
+    shown = {t["name"]: t["x"] for t in chart_ready(browser)}
+    screenshot(browser, "charts-selection")
+
+    link = browser.current_url
+    browser.get("about:blank")
+    browser.get(link)
+    again = wait_for(lambda: chart_ready(browser), 15, "the shared link draws the charts")
+    assert {t["name"]: t["x"] for t in again} == shown
+    checked = browser.find_element(By.CSS_SELECTOR, f"#{ids.RANGE} input:checked")
+    assert checked.get_attribute("value") == "7d"
+    assert browser.find_element(By.CSS_SELECTOR, f"#{ids.BUCKET} input:checked") \
+        .get_attribute("value") == "hour"
+
+
+def test_csv_download_has_exactly_the_rows_shown(browser, app):
+    browser.get(app.url + "/?range=24h&sources=punch,vanguard&bucket=hour")
+    drawn = wait_for(lambda: chart_ready(browser), 15, "the charts are drawn")
+    folder = browser.download_dir
+    for old in folder.glob("*.csv"):
+        old.unlink()
+    browser.find_element(By.ID, ids.DOWNLOAD_BUTTON).click()
+    files = wait_for(lambda: [p for p in folder.glob("*.csv")], 10, "a CSV is downloaded")
+    with files[0].open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {(row["source"], row["bucket_start"]) for row in rows} == \
+        {(t["name"], x) for t in drawn for x in t["x"]}
+    assert all(row["bucket_start"].endswith("Z") for row in rows)
+    assert {row["bucket"] for row in rows} == {"hour"}
+    assert "points" in text(browser, ids.TREND_NOTE)
