@@ -1,0 +1,81 @@
+"""Data quality: rates and statuses from counts, the newest metric rows, the conflicts fallback."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from api.quality import quality_entry, quality_section
+from tests.status_fixtures import HOUR, NOW, add_conflicts, add_metrics, config, conflict, metric
+
+CONFIG = config()
+
+
+def counts(geo, val=(0, 0)):
+    return {"geocoding_attempts": geo[0], "geocoding_successes": geo[1],
+            "validation_attempts": val[0], "validation_passes": val[1]}
+
+
+@pytest.mark.parametrize("geo,expected", [
+    ((100, 90), "healthy"), ((10000, 8999), "warning"), ((100, 75), "warning"),
+    ((10000, 7499), "error"), ((0, 0), "pending")])
+def test_threshold_edges(geo, expected):
+    entry = quality_entry(counts(geo), CONFIG)
+    assert entry["status"] == expected
+
+
+def test_zero_attempts_is_pending_with_null_rates():
+    entry = quality_entry(counts((0, 0), (0, 0)), CONFIG)
+    assert entry == {"status": "pending", "geocoding_success_rate": None,
+                     "validation_pass_rate": None, **counts((0, 0), (0, 0))}
+
+
+def test_one_rate_missing_judges_the_other():
+    assert quality_entry(counts((0, 0), (10, 5)), CONFIG)["status"] == "error"
+
+
+def test_from_the_newest_metric_rows(database):
+    older = NOW - 10 * 60 * timedelta(seconds=1)
+    newest = NOW - timedelta(minutes=5)
+    add_metrics(database, [
+        metric(older, "aggregate", geo=(100, 50), window_seconds=86400),
+        metric(newest, "aggregate", geo=(200, 190), val=(200, 160), window_seconds=86400),
+        metric(NOW + HOUR, "aggregate", geo=(1, 0)),            # in the future of `now`
+        metric(older, "source", "punch", geo=(50, 10)),
+        metric(newest, "source", "punch", geo=(120, 119), val=(120, 120)),
+        metric(older, "source", "vanguard", geo=(80, 70)),       # vanguard quiet since
+        metric(newest - 2 * HOUR, "source", "retired", geo=(5, 5)),
+        metric(newest, "hourly", None, geo=(1, 0)),
+    ])
+    with database.session() as session:
+        section = quality_section(session, NOW, CONFIG)
+    assert section["basis"] == "metrics" and section["as_of"] == "2026-11-25T12:25:00Z"
+    assert section["geocoding_attempts"] == 200 and section["geocoding_success_rate"] == 0.95
+    assert section["validation_pass_rate"] == 0.8 and section["status"] == "warning"
+    assert [(s["source"], s["as_of"], s["geocoding_attempts"]) for s in section["by_source"]] == [
+        ("punch", "2026-11-25T12:25:00Z", 120), ("vanguard", "2026-11-25T12:20:00Z", 80)]
+
+
+def test_from_conflicts_when_there_are_no_metric_rows(database):
+    add_conflicts(database, [
+        conflict("punch", NOW - HOUR), conflict("punch", NOW - 2 * HOUR, "failed", "failed"),
+        conflict("punch", NOW - 3 * HOUR, "pending", "pending"),
+        conflict("vanguard", NOW - timedelta(minutes=1), "success", "pending"),
+        conflict("vanguard", NOW - 25 * HOUR, "failed", "failed"),  # outside the 24 h window
+    ])
+    with database.session() as session:
+        section = quality_section(session, NOW, CONFIG)
+    assert section["basis"] == "conflicts" and section["as_of"] == "2026-11-25T12:29:00Z"
+    assert (section["geocoding_attempts"], section["geocoding_successes"]) == (3, 2)
+    assert (section["validation_attempts"], section["validation_passes"]) == (2, 1)
+    assert section["status"] == "error"
+    assert [(s["source"], s["geocoding_attempts"], s["status"]) for s in section["by_source"]] == [
+        ("punch", 2, "error"), ("vanguard", 1, "healthy")]
+
+
+def test_empty_database_is_pending(database):
+    with database.session() as session:
+        section = quality_section(session, NOW, CONFIG)
+    assert section == {"status": "pending", "basis": "conflicts", "as_of": None,
+                       "geocoding_success_rate": None, "validation_pass_rate": None,
+                       **counts((0, 0), (0, 0)), "by_source": []}
