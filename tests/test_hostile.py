@@ -2,8 +2,9 @@
 hand-picked attacks over HTTP. Every bad request gets a clear 4xx and writes nothing."""
 from __future__ import annotations
 
+import csv
+import io
 import json
-import string
 from datetime import datetime, timedelta
 
 import pytest
@@ -187,6 +188,7 @@ def test_every_route_answers_per_its_schema_and_never_5xx(make_app):
 # region Hand-picked attacks over HTTP
 
 HOSTILE_SOURCES = ["'; DROP TABLE data_quality_metrics; --", "\" OR 1=1 --", "%", "_",
+                   "a,b", "say \"hi\"", " padded ", "=cmd|' /C calc'!A0", "\\u0000",
                    "\\", "ñandú", "北京", "🚀" * 25, "Robert'); --", "a" * 100, "\u202e"]
 
 
@@ -214,7 +216,10 @@ def test_sql_metacharacters_and_unicode_in_source_round_trip(client, runtime):
             "end": "2026-11-26T00:00:00Z"}).get_json()
         assert [(p["source"], p["volume"]) for p in series["items"]] == [(source, 3)]
     csv_text = client.get("/api/v1/metrics?format=csv").get_data(as_text=True)
-    assert "北京" in csv_text and "ñandú" in csv_text
+    table = list(csv.DictReader(io.StringIO(csv_text, newline="")))
+    assert [row["source"] for row in table] == HOSTILE_SOURCES
+    lines = client.get("/api/v1/metrics?format=ndjson").get_data(as_text=True).splitlines()
+    assert [json.loads(line)["source"] for line in lines] == HOSTILE_SOURCES
 
 
 @pytest.mark.parametrize("source", ["", "   ", "a" * 101, "tab\there", "nul\x00", "\ud800"])
