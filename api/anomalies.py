@@ -24,7 +24,7 @@ import math
 from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -118,8 +118,7 @@ def judge(kind: str, value: float | None, attempts: int, sorted_baseline: Sequen
 
 
 # region hourly series
-@dataclass(frozen=True)
-class Hour:
+class Hour(NamedTuple):
     """One source's counts in one closed hour (`end` = the hourly row's timestamp)."""
 
     end: datetime

@@ -89,7 +89,7 @@ def newest_source_rows(session: Session, newest: datetime) -> list[Any]:
     return session.execute(
         select(M.source, M.timestamp, *(getattr(M, name) for name in COUNTS))
         .join(latest, and_(M.source == latest.c.source, M.timestamp == latest.c.stamp))
-        .where(*window).order_by(M.source)).all()
+        .where(*window)).all()
 
 
 def conflict_counts(session: Session, start: datetime, end: datetime) -> list[Any]:
@@ -97,7 +97,7 @@ def conflict_counts(session: Session, start: datetime, end: datetime) -> list[An
     return session.execute(
         select(Conflict.source, func.max(Conflict.scraped_at).label("newest"), *attempt_counts())
         .where(Conflict.scraped_at > start, Conflict.scraped_at <= end)
-        .group_by(Conflict.source).order_by(Conflict.source)).all()
+        .group_by(Conflict.source)).all()
 
 
 def recent_history(session: Session, metric_type: str, newest: datetime,
@@ -116,7 +116,8 @@ def quality_section(session: Session, now: datetime, config: Mapping[str, Any]) 
     if aggregate is not None:
         by_source = [{"source": row.source, "as_of": isoformat(row.timestamp),
                       **quality_entry(counts_of(row), config)}
-                     for row in newest_source_rows(session, aggregate.timestamp)]
+                     for row in sorted(newest_source_rows(session, aggregate.timestamp),
+                                       key=lambda row: row.source)]
         return {**quality_entry(counts_of(aggregate), config), "basis": "metrics",
                 "as_of": isoformat(aggregate.timestamp), "by_source": by_source}
     window = timedelta(seconds=config["QUALITY_WINDOW_SECONDS"])
@@ -124,7 +125,8 @@ def quality_section(session: Session, now: datetime, config: Mapping[str, Any]) 
     total = sum_counts(grouped)
     newest = max((row.newest for row in grouped), default=None)
     by_source = [{"source": row.source, "as_of": isoformat(row.newest),
-                  **quality_entry(counts_of(row), config)} for row in grouped]
+                  **quality_entry(counts_of(row), config)}
+                 for row in sorted(grouped, key=lambda row: row.source)]
     return {**quality_entry(total, config), "basis": "conflicts", "as_of": isoformat(newest),
             "by_source": by_source}
 
