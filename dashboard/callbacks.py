@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, Mapping, Sequence
 
 import dash
-from dash import Input, Output, State, ctx, no_update
+from dash import Input, Output, Patch, State, ctx, no_update
 
 from api.timeutil import isoformat, utcnow
 from dashboard import figures, ids
@@ -90,7 +90,8 @@ def _worth_shading(period: Mapping[str, Any], sources: Sequence[str] | None) -> 
 
 
 def trends_body(runtime, selection: Selection, now: datetime | None = None) -> dict[str, Any]:
-    """Everything the trend section shows for `selection`: three figures, the rows, a note."""
+    """Everything the trend section shows for `selection`: three figures, the rows, a note.
+    (Alert and anomaly shading is added by `shading_body` once the lines are on screen.)"""
     from api.series import SeriesError, fetch_series
 
     start, end, bucket = window(selection, now)
@@ -102,23 +103,37 @@ def trends_body(runtime, selection: Selection, now: datetime | None = None) -> d
     except SeriesError as exc:
         return {"error": str(exc)}
     shown = figures.shown_rows(rows)
-    periods = _periods(runtime, start, end, sources, bucket)
     config = runtime.config
     key = selection.key()
     x_range = [isoformat(start), isoformat(end)]
     rate_args = {"bucket": bucket, "healthy": config["HEALTHY_RATE"],
-                 "warning": config["WARNING_RATE"], "periods": periods, "uirevision": key,
+                 "warning": config["WARNING_RATE"], "uirevision": key,
                  "x_range": x_range}
     return {
         "geocoding": figures.rate_figure(shown, "geocoding_success_rate", **rate_args),
         "validation": figures.rate_figure(shown, "validation_pass_rate", **rate_args),
-        "volume": figures.volume_figure(shown, bucket=bucket, periods=periods, uirevision=key,
+        "volume": figures.volume_figure(shown, bucket=bucket, uirevision=key,
                                         x_range=x_range),
         "data": {"rows": shown, "query": to_query(selection), "start": x_range[0],
-                 "end": x_range[1], "bucket": bucket},
-        "note": (f"{len(shown)} points · {bucket} buckets · {x_range[0]} – {x_range[1]}"
-                 + (f" · {len(periods)} shaded periods" if periods else "")),
+                 "end": x_range[1], "bucket": bucket, "sources": list(selection.sources)},
+        "note": f"{len(shown)} points · {bucket} buckets · {x_range[0]} – {x_range[1]}",
     }
+
+
+def shading_body(runtime, data: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Alert and anomaly periods for the charts just drawn from `data`: {shapes, annotations}.
+
+    A separate step, because finding anomalies over a month is the slow part (baselines of
+    every hour, in Python): the charts show their new lines first, the shading follows.
+    """
+    from api.timeutil import parse_iso
+
+    if not data or not data.get("start"):
+        return None
+    start, end = parse_iso(data["start"]), parse_iso(data["end"])
+    periods = _periods(runtime, start, end, data.get("sources") or None, data.get("bucket", "hour"))
+    shapes, notes = figures.period_shapes(periods)
+    return {"shapes": shapes, "annotations": notes, "count": len(periods)}
 
 
 def _range_includes_now(selection: Selection, now: datetime) -> bool:
@@ -210,6 +225,26 @@ def register(app: dash.Dash) -> None:
             return (no_update,) * 4 + (f"Cannot draw this range: {result['error']}",)
         return (result["geocoding"], result["validation"], result["volume"], result["data"],
                 result["note"])
+
+    @app.callback([Output(ids.TREND_GEO, "figure", allow_duplicate=True),
+                   Output(ids.TREND_VAL, "figure", allow_duplicate=True),
+                   Output(ids.TREND_VOL, "figure", allow_duplicate=True)],
+                  Input(ids.TREND_DATA, "data"), prevent_initial_call=True)
+    def _shade(data):
+        try:
+            shading = shading_body(get_runtime(), data)
+        except Exception as exc:  # noqa: BLE001 - the charts stay, unshaded
+            log.warning("shading failed: %s", type(exc).__name__)
+            return [no_update] * 3
+        if not shading or not shading["shapes"]:
+            return [no_update] * 3
+        patches = []
+        for _ in range(3):
+            patch = Patch()
+            patch["layout"]["shapes"].extend(shading["shapes"])
+            patch["layout"]["annotations"].extend(shading["annotations"])
+            patches.append(patch)
+        return patches
 
     @app.callback([Output(ids.card(key, "spark"), "figure") for key in ids.CARD_KEYS],
                   Input(ids.DATA_VERSION, "data"))

@@ -16,7 +16,8 @@ from flask import has_request_context, request
 from urllib.parse import urlsplit
 
 from dashboard import ids
-from dashboard.components import GRAPH_CONFIG, panel, pill, status_card
+from dashboard.components import (GRAPH_CONFIG, STATUS_ICONS, first_paint, panel, pill,
+                                  status_card)
 from dashboard.urlstate import BUCKET_CHOICES, RANGE_LABELS, Selection, from_query
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,8 @@ def client_config(config: Mapping[str, Any], requests_prefix: str,
     }
 
 
-def _header() -> dbc.Navbar:
+def _header(first: Mapping[str, Any]) -> dbc.Navbar:
+    overall_text, overall = first.get("overall", ("Pending", "pending"))
     return dbc.Navbar(dbc.Container([
         html.Div([
             html.Span([html.I(className="bi bi-activity me-2"), "pipewatch"],
@@ -67,7 +69,8 @@ def _header() -> dbc.Navbar:
             html.Span("pipeline health · times in UTC", className="navbar-text small pw-sub"),
         ], className="d-flex align-items-center"),
         html.Div([
-            pill(ids.OVERALL_PILL, "Pending", "pending", "bi-hourglass-split"),
+            pill(ids.OVERALL_PILL, overall_text, overall,
+                 STATUS_ICONS.get(overall, STATUS_ICONS["pending"])),
             pill(ids.CONN_PILL, "Connecting…", "pending", "bi-arrow-repeat"),
             html.Span("waiting for data", id=ids.UPDATED, className="pw-updated small"),
             dbc.Button([html.I(className="bi bi-arrow-clockwise me-1"), "Refresh"],
@@ -77,11 +80,12 @@ def _header() -> dbc.Navbar:
     ], fluid=True), color="dark", dark=True, className="mb-3 pw-navbar")
 
 
-def _cards() -> dbc.Row:
+def _cards(first: Mapping[str, Any]) -> dbc.Row:
     specs = (("scraping", "Scraping", "bi-cloud-download"),
              ("geocoding", "Geocoding success", "bi-geo-alt"),
              ("validation", "Validation pass", "bi-patch-check"))
-    return dbc.Row([dbc.Col(status_card(key, title, icon), md=4, className="mb-3")
+    return dbc.Row([dbc.Col(status_card(key, title, icon, *first.get(key, ("—", None))),
+                            md=4, className="mb-3")
                     for key, title, icon in specs])
 
 
@@ -189,6 +193,7 @@ def build_layout(selection: Selection, config: Mapping[str, Any], status: Mappin
                  client: Mapping[str, Any]) -> html.Div:
     """The whole page for a selection, the settings and (maybe) a first status document."""
     options = sorted(set(_source_names(status)) | set(selection.sources))
+    first = first_paint(status, config)
     return html.Div([
         dcc.Location(id=ids.URL, refresh=False),
         WebSocket(id=ids.WS),
@@ -202,10 +207,10 @@ def build_layout(selection: Selection, config: Mapping[str, Any], status: Mappin
         dcc.Store(id=ids.CONFIG, data=dict(client)),
         dcc.Store(id=ids.DATA_VERSION, data=data_version(status)),
         dcc.Store(id=ids.TREND_DATA),
-        _header(),
+        _header(first),
         dbc.Container([
             html.Div(id=ids.BANNER, className="pw-banner"),
-            _cards(),
+            _cards(first),
             dbc.Row([
                 dbc.Col(panel(ids.HEALTH, "System health", "bi-heart-pulse", [],
                               body_id=ids.HEALTH_BODY), lg=4, className="mb-3"),

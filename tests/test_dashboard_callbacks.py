@@ -149,3 +149,38 @@ def test_poll_callback_over_http_as_the_browser_calls_it(client, runtime):
     data = response.get_json()["response"][ids.POLL_RESULT]["data"]
     assert data["ok"] is True and "overall_status" in data["doc"]
     assert polls(runtime) == before + 1
+
+
+def test_first_paint_shows_the_numbers_of_the_status_it_was_built_with():
+    from dashboard.components import first_paint, pct
+
+    assert [pct(0.9344), pct(0.93449), pct(0.99999), pct(None)] == ["93.4%", "93.4%", "100.0%", "—"]
+    status = {"overall_status": "warning",
+              "scraping_health": {"status": "healthy", "sources": [
+                  {"runs_24h": 30, "failures_24h": 3}, {"runs_24h": 10, "failures_24h": 0}]},
+              "data_quality": {"geocoding_success_rate": 0.8, "validation_pass_rate": None}}
+    first = first_paint(status, {"HEALTHY_RATE": 0.9, "WARNING_RATE": 0.75})
+    assert first["scraping"][0] == "92.5%"
+    assert first["geocoding"][0] == "80.0%"
+    assert "pw-status-warning" in first["geocoding"][1].className
+    assert first["validation"][0] == "—"
+    assert first["overall"] == ("Pipeline Warning", "warning")
+    assert first_paint(None, {}) == {}
+
+
+def test_charts_are_shaded_where_the_demo_injected_incidents(runtime):
+    from api.seed import seed_demo
+    from api.timeutil import isoformat, utcnow
+
+    now = utcnow()
+    summary = seed_demo(runtime.db, runtime.config, days=3, seed=7, now=now, progress=False)
+    silent = summary["incidents"]["silent_source"]
+    data = {"start": isoformat(now - timedelta(hours=24)), "end": isoformat(now),
+            "bucket": "hour", "sources": [silent["source"]]}
+    shading = callbacks.shading_body(runtime, data)
+    bands = [s for s in shading["shapes"] if s["xref"] == "x"]
+    assert bands, "the silent source's outage is shaded"
+    # The stale period starts SOURCE_STALE_WARNING_SECONDS after its last success, within the
+    # incident, and is still open (drawn to the end of the range).
+    assert any(b["x0"] >= silent["start"] and b["x1"] == data["end"] for b in bands)
+    assert callbacks.shading_body(runtime, None) is None
