@@ -129,8 +129,58 @@ SCHEMAS: dict[str, Any] = {
             "start": TIME, "end": TIME,
             "sources": {"type": "array", "items": {"type": "string"}, "nullable": True},
             "items": {"type": "array", "items": _ref("SeriesPoint")}}},
-    "Items": {"type": "object", "required": ["items"],
-              "properties": {"items": {"type": "array", "items": ANY_OBJECT}}},
+    "Alert": {
+        "type": "object", "required": ["key", "severity", "title", "message", "source", "since"],
+        "properties": {"key": {"type": "string"},
+                       "severity": {"type": "string", "enum": ["warning", "error"]},
+                       "title": {"type": "string"}, "message": {"type": "string"},
+                       "source": {"type": "string", "nullable": True}, "since": NULLABLE_TIME}},
+    "AlertPeriod": {
+        "type": "object", "required": ["key", "severity", "source", "start", "end", "title"],
+        "properties": {"key": {"type": "string"},
+                       "severity": {"type": "string", "enum": ["warning", "error"]},
+                       "source": {"type": "string", "nullable": True}, "start": TIME,
+                       "end": {**NULLABLE_TIME, "description": "null: still open"},
+                       "title": {"type": "string"}}},
+    "Anomaly": {
+        "type": "object",
+        "required": ["kind", "source", "detected_at", "value", "baseline", "score", "severity"],
+        "properties": {"kind": {"type": "string", "enum": list(METRICS)},
+                       "source": {"type": "string"}, "detected_at": TIME,
+                       "value": {"type": "number"}, "baseline": {"type": "number"},
+                       "score": {"type": "number"},
+                       "severity": {"type": "string", "enum": ["warning", "error"]},
+                       "start": TIME, "end": TIME}},
+    "Sources": {
+        "type": "object", "required": ["timestamp", "seq", "items"],
+        "properties": {
+            "timestamp": TIME, "seq": {"type": "integer"},
+            "items": {"type": "array", "items": {
+                "type": "object",
+                "required": ["source", "status", "scraping", "data_quality", "alerts"],
+                "properties": {
+                    "source": {"type": "string"},
+                    "status": {"type": "string", "enum": STATUS},
+                    "scraping": {**ANY_OBJECT, "nullable": True,
+                                 "description": "scraping_health.sources entry (no scrape "
+                                                "runs seen: null)"},
+                    "data_quality": {**ANY_OBJECT, "nullable": True,
+                                     "description": "data_quality.by_source entry"},
+                    "alerts": {"type": "array", "items": _ref("Alert")}}}}}},
+    "Alerts": {
+        "type": "object", "required": ["start", "end", "sources", "current", "items"],
+        "properties": {"start": TIME, "end": TIME,
+                       "sources": {"type": "array", "items": {"type": "string"},
+                                   "nullable": True},
+                       "current": {"type": "array", "items": _ref("Alert")},
+                       "items": {"type": "array", "items": _ref("AlertPeriod")}}},
+    "Anomalies": {
+        "type": "object", "required": ["start", "end", "sources", "current", "items"],
+        "properties": {"start": TIME, "end": TIME,
+                       "sources": {"type": "array", "items": {"type": "string"},
+                                   "nullable": True},
+                       "current": {"type": "array", "items": _ref("Anomaly")},
+                       "items": {"type": "array", "items": _ref("Anomaly")}}},
     "PipelineStatus": {
         "type": "object",
         "required": ["timestamp", "overall_status", "seq", "scraping_health", "data_quality",
@@ -232,20 +282,23 @@ PATHS: dict[str, Any] = {
     "/api/v1/sources": {"get": {
         "summary": "Every known source with its current scraping and data-quality status",
         "security": [{}, {"bearer": []}],
-        "responses": {"200": _json(_ref("Items"), "One item per source"),
+        "responses": {"503": _error("The database is unavailable"),
+                      "200": _json(_ref("Sources"), "One item per source, by name"),
                       "401": READ_ERRORS["401"]}}},
     "/api/v1/alerts": {"get": {
-        "summary": "Alerts open now and those recently closed, newest first",
+        "summary": "Alerts open now (`current`) and alert periods overlapping the range "
+                   "(`items`, newest first); at most 92 days",
         "security": [{}, {"bearer": []}],
         "parameters": [_query("start", TIME, "From (default: 1 day before end)."),
                        _query("end", TIME, "To (default: now)."), SOURCES],
-        "responses": {"200": _json(_ref("Items"), "Alert periods"), **READ_ERRORS}}},
+        "responses": {"200": _json(_ref("Alerts"), "Alerts"), **READ_ERRORS}}},
     "/api/v1/anomalies": {"get": {
-        "summary": "Anomalies found in the hourly history, newest first",
+        "summary": "Anomalies of the newest hour (`current`) and every anomalous hour in the "
+                   "range (`items`, newest first); at most 92 days",
         "security": [{}, {"bearer": []}],
         "parameters": [_query("start", TIME, "From (default: 1 day before end)."),
                        _query("end", TIME, "To (default: now)."), SOURCES],
-        "responses": {"200": _json(_ref("Items"), "Anomalies"), **READ_ERRORS}}},
+        "responses": {"200": _json(_ref("Anomalies"), "Anomalies"), **READ_ERRORS}}},
     "/api/v1/monitoring/pipeline-status": {"get": {
         "summary": "The pipeline status document (the same JSON the WebSocket pushes)",
         "responses": {"200": _json(_ref("PipelineStatus"), "The current status"),

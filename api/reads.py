@@ -1,5 +1,9 @@
 """Read routes beside the export: the series, sources, alerts and anomalies, as JSON.
 
+`current` parts come from the status document (api.status.current_status: the same facts the
+page and the WebSocket show); history comes from api.alerts.alert_periods and
+api.anomalies.find_anomalies over the asked range.
+
 Each route parses its query string with api.validation, calls the one function that computes
 its answer (the same one the dashboard and the status document use), and shapes JSON. When
 PIPEWATCH_READ_TOKEN is set, these routes and the export need it as a bearer token.
@@ -11,15 +15,20 @@ from typing import Any, Iterable
 
 from flask import Blueprint, Flask, jsonify, request
 
+from api.alerts import alert_periods
+from api.anomalies import find_anomalies
 from api.errors import ApiError
 from api.runtime import get_runtime
-from api.series import METRICS, SeriesError, fetch_series
+from api.series import METRICS, SeriesError, choose_bucket, fetch_series
+from api.status import current_status
+from api.thresholds import worst
 from api.timeutil import isoformat, utcnow
 from api.validation import Unauthorized, check_bearer, check_source, parse_time_param
 
 bp = Blueprint("pipewatch_reads", __name__)
 DEFAULT_SERIES_DAYS = 7
 DEFAULT_RECENT_DAYS = 1
+MAX_HISTORY_DAYS = 92
 
 
 def require_read_token() -> None:
@@ -31,14 +40,18 @@ def require_read_token() -> None:
         raise ApiError(401, str(exc)) from None
 
 
-def time_range(default_days: int) -> tuple[datetime, datetime, list[str]]:
-    """`start`, `end` (default: the last `default_days` days up to now) and `source`s; 422 if bad."""
+def time_range(default_days: int, max_days: int | None = None
+               ) -> tuple[datetime, datetime, list[str]]:
+    """`start`, `end` (default: the last `default_days` days up to now) and `source`s; 422 if
+    bad, or if the range is longer than `max_days` (these reads scan every row in it)."""
     problems: list[dict[str, str]] = []
     end = parse_time_param(request.args.get("end"), "end", problems) or utcnow()
     start = (parse_time_param(request.args.get("start"), "start", problems)
              or end - timedelta(days=default_days))
     if not problems and end <= start:
         problems.append({"path": "end", "message": "must be after start"})
+    elif not problems and max_days is not None and end - start > timedelta(days=max_days):
+        problems.append({"path": "start", "message": f"range longer than {max_days} days"})
     sources = []
     for value in request.args.getlist("source"):
         try:
@@ -81,26 +94,57 @@ def series_route():
 
 
 def _bucket_for(start: datetime, end: datetime, bucket: str | None) -> str:
-    from api.series import choose_bucket
-
     return choose_bucket(start, end, None if bucket == "auto" else bucket)
 
 
-def _in_range(items: Iterable[dict[str, Any]], key: str, start: datetime, end: datetime,
-              sources: list[str]) -> list[dict[str, Any]]:
-    from api.timeutil import parse_iso
+def _only(items: Iterable[dict[str, Any]], sources: list[str]) -> list[dict[str, Any]]:
+    return [item for item in items if not sources or item.get("source") in sources]
 
-    chosen = []
-    for item in items:
-        moment = item.get(key)
-        if isinstance(moment, str):
-            moment = parse_iso(moment)
-        if moment is not None and not start <= moment <= end:
-            continue
-        if sources and item.get("source") not in sources:
-            continue
-        chosen.append(item)
-    return chosen
+
+@bp.get("/api/v1/sources")
+def sources_route():
+    """Every known source with its scraping health, data quality and open alerts, now."""
+    status = current_status(get_runtime(), caller="sources")
+    scraping = {item["source"]: item for item in status["scraping_health"]["sources"]}
+    quality = {item["source"]: item for item in status["data_quality"].get("by_source", [])}
+    items = []
+    for name in sorted(set(scraping) | set(quality)):
+        parts = [part for part in (scraping.get(name), quality.get(name)) if part]
+        items.append({
+            "source": name,
+            "status": worst(part["status"] for part in parts),
+            "scraping": _without_source(scraping.get(name)),
+            "data_quality": _without_source(quality.get(name)),
+            "alerts": [alert for alert in status["alerts"] if alert.get("source") == name]})
+    return jsonify({"timestamp": status["timestamp"], "seq": status["seq"], "items": items})
+
+
+def _without_source(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if item is None else {k: v for k, v in item.items() if k != "source"}
+
+
+@bp.get("/api/v1/alerts")
+def alerts_route():
+    """Alerts open now (`current`) and every alert period overlapping the range (`items`)."""
+    start, end, sources = time_range(DEFAULT_RECENT_DAYS, MAX_HISTORY_DAYS)
+    runtime = get_runtime()
+    status = current_status(runtime, caller="alerts")
+    with runtime.db.session() as session:
+        periods = alert_periods(session, runtime.config, start, end, sources or None)
+    return jsonify({"start": isoformat(start), "end": isoformat(end), "sources": sources or None,
+                    "current": _only(status["alerts"], sources), "items": periods})
+
+
+@bp.get("/api/v1/anomalies")
+def anomalies_route():
+    """Anomalies of the newest hour (`current`) and every anomalous hour in the range (`items`)."""
+    start, end, sources = time_range(DEFAULT_RECENT_DAYS, MAX_HISTORY_DAYS)
+    runtime = get_runtime()
+    status = current_status(runtime, caller="anomalies")
+    with runtime.db.session() as session:
+        found = find_anomalies(session, runtime.config, start, end, sources or None)
+    return jsonify({"start": isoformat(start), "end": isoformat(end), "sources": sources or None,
+                    "current": _only(status["anomalies"], sources), "items": found})
 
 
 @bp.before_request
