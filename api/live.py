@@ -1,7 +1,7 @@
 """Wiring of the live path: hub + change feed + WebSocket route + `GET /metrics`.
 
 `create_app` calls `init_app(server)` once. The hub computes the status only through
-`api.status.current_status(runtime, caller="hub")`, listens to in-process writers through
+`api.status.current_status(runtime, caller="hub")`, hears in-process writers through
 `runtime.change_listeners`, and starts its broadcaster and the change feed with the first socket.
 """
 from __future__ import annotations
@@ -10,7 +10,25 @@ from flask import Flask
 
 from api import changefeed, telemetry, ws
 from api.hub import Hub
-from api.runtime import get_runtime
+from api.runtime import Runtime, get_runtime
+
+
+class LocalChanges:
+    """`runtime.notify_change()` lands here: through the change feed once it runs, so that the
+    feed does not hear the same commit again and make the hub compute twice (api/changefeed.py)."""
+
+    def __init__(self) -> None:
+        self.hub: Hub | None = None
+        self.feed: changefeed.Feed | None = None
+
+    def start_feed(self, runtime: Runtime, notify) -> None:
+        self.feed = changefeed.start(runtime, notify)
+
+    def __call__(self) -> None:
+        if self.feed is not None:
+            self.feed.local_change()
+        elif self.hub is not None:
+            self.hub.notify()
 
 
 def init_app(server: Flask) -> Hub:
@@ -22,13 +40,15 @@ def init_app(server: Flask) -> Hub:
 
         return current_status(runtime, caller="hub")
 
+    local = LocalChanges()
     hub = Hub(compute, telemetry=runtime.telemetry,
               heartbeat_seconds=config["WS_HEARTBEAT_SECONDS"],
               coalesce_seconds=config["WS_COALESCE_SECONDS"],
               start_worker=runtime.start_worker, stopping=runtime.stopping,
-              on_start=lambda notify: changefeed.start(runtime, notify))
+              on_start=lambda notify: local.start_feed(runtime, notify))
+    local.hub = hub
     server.extensions["pipewatch.hub"] = hub
-    runtime.change_listeners.append(hub.notify)
+    runtime.change_listeners.append(local)
     runtime.on_close(hub.stop)
     ws.init_app(server)
     telemetry.init_app(server)

@@ -3,6 +3,7 @@ LISTEN, and a listener that outlives a PostgreSQL restart. Real databases throug
 from __future__ import annotations
 
 import threading
+import time
 from datetime import date, datetime, timezone
 
 import psycopg
@@ -73,21 +74,44 @@ def psycopg_conninfo(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://")
 
 
-def test_sqlite_watcher_hears_another_connection(tmp_path, feed):
+def sqlite_watcher(tmp_path, feed, interval: float = 0.02):
     url = f"sqlite:///{tmp_path / 'feed.db'}"
     database = Database(url)
     migrate.upgrade(database.engine)
+    database.dispose()
     stopping, run = feed
     heard, telemetry = Heard(), Telemetry()
-    run(changefeed.watch_sqlite, str(tmp_path / "feed.db"), heard, stopping, 0.02, telemetry)
+    watcher = changefeed.SqliteWatcher(str(tmp_path / "feed.db"), heard, stopping, telemetry,
+                                       interval)
+    run(watcher.run)
     wait_for(lambda: gauge(telemetry, "pipewatch_changefeed_connected") == 1)
+    return url, watcher, heard, telemetry
+
+
+def test_sqlite_watcher_hears_another_connection(tmp_path, feed):
+    url, _, heard, telemetry = sqlite_watcher(tmp_path, feed)
     for _ in range(3):
         seen = heard.count
         insert_scrape_run(url)
         heard.wait_beyond(seen)
     assert telemetry.registry.get_sample_value("pipewatch_change_events_total",
                                                {"source": "sqlite"}) >= 3
-    database.dispose()
+
+
+def test_sqlite_watcher_absorbs_this_process_commits_but_not_later_ones(tmp_path, feed):
+    # A long poll interval, so that a poll rarely falls between the commit and local_change()
+    # (when one does, the commit is simply heard twice: harmless, but not what is tested here).
+    url, watcher, heard, telemetry = sqlite_watcher(tmp_path, feed, interval=1.0)
+    events = lambda: telemetry.registry.get_sample_value(  # noqa: E731
+        "pipewatch_change_events_total", {"source": "sqlite"}) or 0.0
+    insert_scrape_run(url)
+    watcher.local_change()  # what runtime.notify_change() does after an in-process commit
+    assert heard.count == 1, "the local change wakes the hub at once"
+    time.sleep(1.2)  # a poll later, the same commit has not been heard a second time
+    assert heard.count == 1 and events() == 0
+    insert_scrape_run(url)  # someone else, after: heard as usual
+    heard.wait_beyond(1)
+    assert events() == 1
 
 
 def test_migration_003_installs_notify_triggers_only_on_postgresql(database):
@@ -155,11 +179,14 @@ def test_listener_survives_a_postgresql_restart(own_pg_server, feed):
     stopping, run = feed
     heard, telemetry = Heard(), Telemetry()
     connected = lambda: gauge(telemetry, "pipewatch_changefeed_connected") == 1  # noqa: E731
-    run(changefeed.listen_postgres, psycopg_conninfo(url), heard, stopping, telemetry, 0.1)
+    listener = changefeed.PostgresListener(psycopg_conninfo(url), heard, stopping, telemetry, 0.1)
+    run(listener.run)
     wait_for(connected)
     seen = heard.count
     insert_scrape_run(url)
     heard.wait_beyond(seen)
+    listener.local_change()
+    assert heard.count == seen + 1, "while listening, this process's own NOTIFY is enough"
 
     own_pg_server.restart()
     wait_for(lambda: gauge(telemetry, "pipewatch_changefeed_reconnects_total") >= 1, timeout=30)
