@@ -138,20 +138,20 @@ class Hour(NamedTuple):
 def build_series(rows: Iterable[Any], collected: Iterable[datetime] = ()) -> dict[str, list[Hour]]:
     """Per source, its hours in time order, silent hours filled in as empty.
 
-    `rows` are per-source hourly rows (source, timestamp, four counts); `collected` the hours
+    `rows` are per-source hourly rows (source, timestamp, the four counts in the order of
+    Hour's fields), ordered by time; `collected` the hours
     known to have been collected (the all-sources rows). A source's silent collected hours after
     its first row become empty Hours (volume 0, no rates).
     """
     by_source: dict[str, dict[datetime, Hour]] = {}
-    for row in rows:
-        by_source.setdefault(row.source, {})[row.timestamp] = Hour(
-            row.timestamp, row.geocoding_attempts, row.geocoding_successes,
-            row.validation_attempts, row.validation_passes)
-    hours = set(collected)
+    for source, stamp, *counts in rows:
+        by_source.setdefault(source, {})[stamp] = Hour(stamp, *counts)
+    hours = sorted(set(collected))
     series = {}
     for source, known in by_source.items():
         first = min(known)
-        ends = sorted({*known, *(end for end in hours if end > first)})
+        later = hours[bisect_left(hours, first):]
+        ends = later if known.keys() <= set(later) else sorted({*known, *later})
         series[source] = [known.get(end) or Hour(end) for end in ends]
     return series
 
@@ -160,32 +160,39 @@ def scan(hours: Sequence[Hour], start: datetime, end: datetime,
          config: Mapping[str, Any]) -> list[tuple[Hour, Verdict]]:
     """Every (hour, verdict) of one source's series whose hour ends in [start, end].
 
-    Each hour is judged against the hours ending in [its end - baseline days, its end). The
-    baseline windows slide, so values enter and leave sorted lists by bisection.
+    `hours` is in time order. Each hour is judged against the hours ending in [its end -
+    baseline days, its end); only the judged hours and the first one's baseline are visited,
+    the window then slides (values enter and leave a sorted list by bisection).
     """
     span = timedelta(days=config["ANOMALY_BASELINE_DAYS"])
     min_attempts = config["ANOMALY_MIN_ATTEMPTS"]
+    ends = [hour.end for hour in hours]
+    first = bisect_left(ends, start)
+    if first == len(ends) or ends[first] > end:
+        return []
+    origin = bisect_left(ends, ends[first] - span)  # the first judged hour's baseline begins
     found = []
     for kind in KINDS:
-        window: list[float] = []
-        points = [(hour, *hour.value(kind)) for hour in hours]
-        usable = [(value is not None and (kind == "volume" or attempts >= min_attempts))
-                  for _, value, attempts in points]
-        enter = leave = 0
-        for index, (hour, value, attempts) in enumerate(points):
-            while enter < index:
-                if usable[enter]:
-                    window.insert(bisect_left(window, points[enter][1]), points[enter][1])
-                enter += 1
-            while points[leave][0].end < hour.end - span:  # leave < enter == index here
-                if usable[leave]:
-                    del window[bisect_left(window, points[leave][1])]
+        points = [hour.value(kind) for hour in hours[origin:]]
+        usable = [value if value is not None and (kind == "volume" or attempts >= min_attempts)
+                  else None for value, attempts in points]
+        judged = first - origin
+        window = sorted(value for value in usable[:judged] if value is not None)
+        leave = 0
+        for index in range(judged, len(points)):
+            moment = ends[origin + index]
+            if moment > end:
+                break
+            if index > judged and usable[index - 1] is not None:
+                window.insert(bisect_left(window, usable[index - 1]), usable[index - 1])
+            while ends[origin + leave] < moment - span:
+                if usable[leave] is not None:
+                    del window[bisect_left(window, usable[leave])]
                 leave += 1
-            if not start <= hour.end <= end:
-                continue
+            value, attempts = points[index]
             verdict = judge(kind, value, attempts, window, config)
             if verdict is not None:
-                found.append((hour, verdict))
+                found.append((hours[origin + index], verdict))
     return found
 # endregion
 
@@ -204,10 +211,10 @@ def load_hourly(session: Session, start: datetime, end: datetime,
              .order_by(M.timestamp, M.source))
     wanted = None if sources is None else set(sources)
     rows, collected = [], []
-    for row in session.execute(query):
-        if row.source is None:
-            collected.append(row.timestamp)
-        elif wanted is None or row.source in wanted:
+    for row in session.connection().execute(query):  # Core rows: no ORM loading overhead
+        if row[0] is None:
+            collected.append(row[1])
+        elif wanted is None or row[0] in wanted:
             rows.append(row)
     return rows, collected
 

@@ -103,7 +103,7 @@ def conflict_counts(session: Session, start: datetime, end: datetime) -> list[An
 def recent_history(session: Session, metric_type: str, newest: datetime,
                    limit: int = HISTORY_ROWS) -> list[Any]:
     """The newest `limit` rows of `metric_type` (newest first), for since-when questions."""
-    return session.execute(
+    return session.connection().execute(  # Core rows: no ORM loading overhead
         select(M.source, M.timestamp, *(getattr(M, name) for name in COUNTS))
         .where(M.metric_type == metric_type, M.timestamp <= newest)
         .order_by(M.timestamp.desc()).limit(limit)).all()

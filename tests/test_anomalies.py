@@ -88,9 +88,9 @@ def test_demo_incident_geocoding_collapse_for_a_few_hours_is_caught_hour_by_hour
 
 def test_demo_incident_silent_source_shows_as_a_volume_drop_when_it_is_steady():
     """Rows stop, the collected hours go on: the silent hours count as volume 0."""
-    rows = [_Row("punch", hour) for hour in steady(7 * 24, attempts=40, pattern=(40, 39, 38))]
+    rows = [("punch", *hour) for hour in steady(7 * 24, attempts=40, pattern=(40, 39, 38))]
     silent = [END + k * HOUR for k in range(8)]
-    collected = [row.timestamp for row in rows] + silent
+    collected = [row[1] for row in rows] + silent
     series = build_series(rows, collected)["punch"]
     assert [hour.geocoding_attempts for hour in series[-8:]] == [0] * 8
     found = scan(series, END, END + 8 * HOUR, CONFIG)
@@ -98,18 +98,23 @@ def test_demo_incident_silent_source_shows_as_a_volume_drop_when_it_is_steady():
         (moment, "volume") for moment in silent}
 
 
+def test_judging_a_few_hours_agrees_with_judging_them_all():
+    """scan() visits only the judged hours and the first one's baseline: same verdicts."""
+    hours = steady(9 * 24, volume_wave=True)
+    hours[-30:] = [Hour(h.end, h.geocoding_attempts, k % 4, h.validation_attempts,
+                        h.validation_passes) for k, h in enumerate(hours[-30:])]
+    everything = scan(hours, hours[0].end, hours[-1].end, CONFIG)
+    assert everything
+    for hour in hours[-40:]:
+        one = scan(hours, hour.end, hour.end, CONFIG)
+        assert one == [item for item in everything if item[0].end == hour.end]
+    middle = scan(hours, hours[-20].end, hours[-10].end, CONFIG)
+    assert middle == [item for item in everything if hours[-20].end <= item[0].end <= hours[-10].end]
+
+
 def test_day_night_volume_wave_is_not_an_anomaly():
     found = scan(steady(10 * 24, volume_wave=True), END - 3 * 24 * HOUR, END, CONFIG)
     assert found == []
-
-
-class _Row:
-    def __init__(self, source, hour: Hour):
-        self.source, self.timestamp = source, hour.end
-        self.geocoding_attempts, self.geocoding_successes = hour.geocoding_attempts, \
-            hour.geocoding_successes
-        self.validation_attempts, self.validation_passes = hour.validation_attempts, \
-            hour.validation_passes
 
 
 def test_find_and_current_anomalies_on_the_database(database):
