@@ -8,7 +8,7 @@
  *             one status store that every panel reads, whether the status came by push or poll.
  * render      status store -> overall pill, cards, per-source table, anomalies and alerts.
  * freshness   every second -> connection pill, "updated N s ago", ages, stale marks, banner.
- * dataVersion status store -> a value that changes only when new metric rows exist.
+ * dataVersion status store -> a value that changes only when a new hour of metrics exists.
  *
  * Dash calls these as clientside callbacks (dashboard/clientside.py wires them).
  */
@@ -409,9 +409,12 @@
   }
   // endregion
 
+  // The clock hour of the newest metric row ("2026-11-25T21"): charts draw hourly rows, so they
+  // refetch when a new hour exists, not at every collector cycle. Mirrors layout.data_version.
   function dataVersion(status, current) {
     var doc = status && status.doc;
-    var version = doc ? ((doc.freshness || {}).latest_metric_at || null) : null;
+    var latest = doc ? ((doc.freshness || {}).latest_metric_at || null) : null;
+    var version = latest ? latest.slice(0, 13) : null;
     return version === current || version === null ? noUpdate() : version;
   }
 

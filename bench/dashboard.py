@@ -83,14 +83,16 @@ def trend_payload(range_value: str, sources: list[str], bucket: str) -> dict:
     return {"output": ".." + "...".join(f"{i}.{p}" for i, p in outputs) + "..",
             "outputs": [{"id": i, "property": p} for i, p in outputs],
             "inputs": [{"id": i, "property": p, "value": v} for i, p, v in values],
-            "changedPropIds": [f"{ids.RANGE}.value"], "state": []}
+            "changedPropIds": [f"{ids.RANGE}.value"],
+            "state": [{"id": ids.SHADING, "property": "data", "value": None}]}
 
 
 def spark_payload() -> dict:
     outputs = [(ids.card(key, "spark"), "figure") for key in ids.CARD_KEYS]
     return {"output": ".." + "...".join(f"{i}.{p}" for i, p in outputs) + "..",
             "outputs": [{"id": i, "property": p} for i, p in outputs],
-            "inputs": [{"id": ids.DATA_VERSION, "property": "data", "value": None}],
+            "inputs": [{"id": ids.DATA_VERSION, "property": "data", "value": None},
+                       {"id": ids.REFRESH, "property": "n_clicks", "value": None}],
             "changedPropIds": [], "state": []}
 
 

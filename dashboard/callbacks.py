@@ -15,6 +15,7 @@ from dash import Input, Output, Patch, State, ctx, no_update
 
 from api.timeutil import isoformat, utcnow
 from dashboard import figures, ids
+from dashboard.components import shading_legend
 from dashboard.urlstate import Selection, from_query, selection_from_controls, to_query, window
 
 log = logging.getLogger(__name__)
@@ -89,9 +90,11 @@ def _worth_shading(period: Mapping[str, Any], sources: Sequence[str] | None) -> 
     return True
 
 
-def trends_body(runtime, selection: Selection, now: datetime | None = None) -> dict[str, Any]:
+def trends_body(runtime, selection: Selection, now: datetime | None = None,
+                shading: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Everything the trend section shows for `selection`: three figures, the rows, a note.
-    (Alert and anomaly shading is added by `shading_body` once the lines are on screen.)"""
+    (Alert and anomaly shading is added by `shading_body` once the lines are on screen; a
+    data refresh of the same selection reuses the last `shading`, so it never blinks off.)"""
     from api.series import SeriesError, fetch_series
 
     start, end, bucket = window(selection, now)
@@ -109,13 +112,21 @@ def trends_body(runtime, selection: Selection, now: datetime | None = None) -> d
     rate_args = {"bucket": bucket, "healthy": config["HEALTHY_RATE"],
                  "warning": config["WARNING_RATE"], "uirevision": key,
                  "x_range": x_range}
-    return {
+    drawn = {
         "geocoding": figures.rate_figure(shown, "geocoding_success_rate", **rate_args),
         "validation": figures.rate_figure(shown, "validation_pass_rate", **rate_args),
-        "volume": figures.volume_figure(shown, bucket=bucket, uirevision=key,
-                                        x_range=x_range),
-        "data": {"rows": shown, "query": to_query(selection), "start": x_range[0],
-                 "end": x_range[1], "bucket": bucket, "sources": list(selection.sources)},
+        "volume": figures.volume_figure(shown, bucket=bucket, uirevision=key, x_range=x_range),
+    }
+    query = to_query(selection)
+    bands = {name: list(figure["layout"]["shapes"]) for name, figure in drawn.items()}
+    if shading and shading.get("query") == query and shown:
+        for figure in drawn.values():
+            figure["layout"]["shapes"] += shading["shapes"]
+            figure["layout"]["annotations"] += shading["annotations"]
+    return {
+        **drawn,
+        "data": {"rows": shown, "query": query, "start": x_range[0], "end": x_range[1],
+                 "bucket": bucket, "sources": list(selection.sources), "bands": bands},
         "note": f"{len(shown)} points · {bucket} buckets · {x_range[0]} – {x_range[1]}",
     }
 
@@ -133,7 +144,8 @@ def shading_body(runtime, data: Mapping[str, Any] | None) -> dict[str, Any] | No
     start, end = parse_iso(data["start"]), parse_iso(data["end"])
     periods = _periods(runtime, start, end, data.get("sources") or None, data.get("bucket", "hour"))
     shapes, notes = figures.period_shapes(periods)
-    return {"shapes": shapes, "annotations": notes, "count": len(periods)}
+    return {"query": data.get("query"), "shapes": shapes, "annotations": notes,
+            "periods": periods}
 
 
 def _range_includes_now(selection: Selection, now: datetime) -> bool:
@@ -210,14 +222,14 @@ def register(app: dash.Dash) -> None:
     @app.callback([Output(ids.TREND_GEO, "figure"), Output(ids.TREND_VAL, "figure"),
                    Output(ids.TREND_VOL, "figure"), Output(ids.TREND_DATA, "data"),
                    Output(ids.TREND_NOTE, "children")],
-                  controls + [Input(ids.DATA_VERSION, "data")])
-    def _trends(range_value, start, end, sources, bucket, _version):
+                  controls + [Input(ids.DATA_VERSION, "data")], State(ids.SHADING, "data"))
+    def _trends(range_value, start, end, sources, bucket, _version, shading):
         selection = selection_from_controls(range_value, start, end, sources, bucket)
         now = utcnow()
         if ctx.triggered_id == ids.DATA_VERSION and not _range_includes_now(selection, now):
             return (no_update,) * 5
         try:
-            result = trends_body(get_runtime(), selection, now)
+            result = trends_body(get_runtime(), selection, now, shading)
         except Exception as exc:  # noqa: BLE001 - keep the last charts, say why
             log.warning("trend query failed: %s", type(exc).__name__)
             return (no_update,) * 4 + ("Trends unavailable: the database did not answer.",)
@@ -228,27 +240,30 @@ def register(app: dash.Dash) -> None:
 
     @app.callback([Output(ids.TREND_GEO, "figure", allow_duplicate=True),
                    Output(ids.TREND_VAL, "figure", allow_duplicate=True),
-                   Output(ids.TREND_VOL, "figure", allow_duplicate=True)],
+                   Output(ids.TREND_VOL, "figure", allow_duplicate=True),
+                   Output(ids.SHADING, "data"), Output(ids.TREND_SHADED, "children")],
                   Input(ids.TREND_DATA, "data"), prevent_initial_call=True)
     def _shade(data):
         try:
             shading = shading_body(get_runtime(), data)
         except Exception as exc:  # noqa: BLE001 - the charts stay, unshaded
             log.warning("shading failed: %s", type(exc).__name__)
-            return [no_update] * 3
-        if not shading or not shading["shapes"]:
-            return [no_update] * 3
+            return [no_update] * 5
+        if not shading or not data.get("rows"):
+            return [no_update] * 4 + [[]]
         patches = []
-        for _ in range(3):
-            patch = Patch()
-            patch["layout"]["shapes"].extend(shading["shapes"])
-            patch["layout"]["annotations"].extend(shading["annotations"])
+        for name in ("geocoding", "validation", "volume"):
+            patch = Patch()  # replaces the shapes: the figure's own bands, then the periods
+            patch["layout"]["shapes"] = data["bands"][name] + shading["shapes"]
+            patch["layout"]["annotations"] = shading["annotations"]
             patches.append(patch)
-        return patches
+        return patches + [shading, shading_legend(shading["periods"])]
 
+    # REFRESH is an input of its own (no callback writes it), so Dash makes the initial call
+    # even when DATA_VERSION's clientside callback answers no_update on load.
     @app.callback([Output(ids.card(key, "spark"), "figure") for key in ids.CARD_KEYS],
-                  Input(ids.DATA_VERSION, "data"))
-    def _sparklines(_version):
+                  Input(ids.DATA_VERSION, "data"), Input(ids.REFRESH, "n_clicks"))
+    def _sparklines(_version, _clicks):
         try:
             return sparklines_body(get_runtime())
         except Exception as exc:  # noqa: BLE001

@@ -5,7 +5,7 @@
   the one status store; every socket message, poll answer and one-second tick goes through it.
 - `render`: status store -> pills, cards, per-source table, anomalies and alerts.
 - `freshness`: tick -> connection pill, "updated N s ago", ages, stale marks, banner.
-- `dataVersion`: status store -> a value that changes only when new metric rows exist.
+- `dataVersion`: status store -> a value that changes only when a new hour of metrics exists.
 """
 from __future__ import annotations
 

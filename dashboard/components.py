@@ -63,6 +63,23 @@ def panel(panel_id: str, title: str, icon: str, body, body_id: str | None = None
     ], className="h-100 shadow-sm"))
 
 
+def shading_legend(periods) -> list:
+    """What the shaded bands on the charts are, newest first: severity, what, from, to."""
+    if not periods:
+        return []
+    items = [html.Span("Shaded:", className="fw-semibold me-2")]
+    for period in sorted(periods, key=lambda p: p["start"], reverse=True)[:8]:
+        severity = period.get("severity", "warning")
+        span = f"{period['start'][:16].replace('T', ' ')} – {period['end'][11:16]} UTC"
+        items.append(html.Span([
+            html.I(className=f"bi {STATUS_ICONS.get(severity, STATUS_ICONS['warning'])} me-1 "
+                             f"pw-text-{severity}"),
+            f"{period.get('label') or period.get('kind')} · {span}"], className="me-3 d-inline-block"))
+    if len(periods) > 8:
+        items.append(html.Span(f"and {len(periods) - 8} earlier", className="text-body-secondary"))
+    return items
+
+
 # region first paint
 # The page's first paint carries the numbers of the status it was built with, so an operator
 # sees them as soon as the layout arrives, before Dash has loaded every component bundle and

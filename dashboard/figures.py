@@ -28,8 +28,9 @@ BUCKET_STEP = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 CSV_COLUMNS = ("bucket_start", "bucket", "source", "geocoding_attempts", "geocoding_successes",
                "geocoding_success_rate", "validation_attempts", "validation_passes",
                "validation_pass_rate", "volume")
-MAX_LABELLED_PERIODS = 4
-"""More periods than this are shaded without labels (labels would overlap into noise)."""
+MAX_LABELLED_PERIODS = 1
+"""More periods than this are shaded without labels on the chart (they would overlap); the
+page lists them under the charts instead."""
 
 
 def _rate(successes: int, attempts: int) -> float | None:

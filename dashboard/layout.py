@@ -169,6 +169,7 @@ def _trends(selection: Selection, source_options: list[str]) -> dbc.Card:
                 dbc.Col(graph(ids.TREND_VAL), lg=6),
                 dbc.Col(graph(ids.TREND_VOL), lg=12),
             ]), type="dot", delay_show=400),
+            html.Div(id=ids.TREND_SHADED, className="pw-shaded small"),
         ]),
     ], className="shadow-sm mb-4")
 
@@ -182,11 +183,11 @@ def _source_names(status: Mapping[str, Any] | None) -> list[str]:
 
 
 def data_version(status: Mapping[str, Any] | None) -> str | None:
-    """What changes when new metric rows exist (the charts refetch then, and only then).
+    """Changes when a new clock hour of metrics exists (the charts and sparklines refetch then,
+    and only then: they draw hourly rows, while the collector writes every few minutes).
     assets/pipewatch.js computes the same from each status message."""
-    if not status:
-        return None
-    return (status.get("freshness") or {}).get("latest_metric_at")
+    latest = ((status or {}).get("freshness") or {}).get("latest_metric_at")
+    return latest[:13] if latest else None
 
 
 def build_layout(selection: Selection, config: Mapping[str, Any], status: Mapping[str, Any] | None,
@@ -207,6 +208,7 @@ def build_layout(selection: Selection, config: Mapping[str, Any], status: Mappin
         dcc.Store(id=ids.CONFIG, data=dict(client)),
         dcc.Store(id=ids.DATA_VERSION, data=data_version(status)),
         dcc.Store(id=ids.TREND_DATA),
+        dcc.Store(id=ids.SHADING),
         _header(first),
         dbc.Container([
             html.Div(id=ids.BANNER, className="pw-banner"),

@@ -184,3 +184,16 @@ def test_charts_are_shaded_where_the_demo_injected_incidents(runtime):
     # incident, and is still open (drawn to the end of the range).
     assert any(b["x0"] >= silent["start"] and b["x1"] == data["end"] for b in bands)
     assert callbacks.shading_body(runtime, None) is None
+
+
+def test_a_data_refresh_keeps_the_shading_of_the_same_view_only(runtime):
+    add_hourly(runtime)
+    view = Selection("24h")
+    shading = {"query": view.key(), "annotations": [],
+               "shapes": [{"type": "rect", "xref": "x", "yref": "paper", "x0": "2026-11-25T10:00:00Z",
+                           "x1": "2026-11-25T12:00:00Z", "y0": 0, "y1": 1}]}
+    kept = callbacks.trends_body(runtime, view, NOW, shading)
+    assert shading["shapes"][0] in kept["volume"]["layout"]["shapes"]
+    assert shading["shapes"][0] not in kept["data"]["bands"]["geocoding"]
+    other = callbacks.trends_body(runtime, Selection("7d"), NOW, shading)
+    assert shading["shapes"][0] not in other["volume"]["layout"]["shapes"]
