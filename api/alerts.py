@@ -28,7 +28,7 @@ from api.models import DataQualityMetric as M
 from api.models import ScrapeRun
 from api.quality import COUNTS, RATES, counts_of
 from api.thresholds import STATUS_RANK, rate, rate_status, staleness_status
-from api.timeutil import HOUR, isoformat, parse_iso, utcnow
+from api.timeutil import isoformat, parse_iso, utcnow
 
 FAILING_ERROR_RUNS = 3
 """This many failed runs in a row make a failing scraper an error rather than a warning."""

@@ -93,7 +93,8 @@ def test_quality_periods_replay_the_trailing_window():
     period = periods[0]
     # bad hours at k=3,4 keep the 3-hour window below 90 % until k=7 drops them out
     assert (period["start"], period["end"]) == (NOW + 3 * HOUR, NOW + 7 * HOUR)
-    assert period["severity"] == "error" and period["key"] == "quality:geocoding_success_rate:vanguard"
+    assert period["severity"] == "error"
+    assert period["key"] == "quality:geocoding_success_rate:vanguard"
     still_bad = quality_periods(rows[:6], cfg)
     assert still_bad[0]["end"] is None
 

@@ -109,7 +109,8 @@ def test_judging_a_few_hours_agrees_with_judging_them_all():
         one = scan(hours, hour.end, hour.end, CONFIG)
         assert one == [item for item in everything if item[0].end == hour.end]
     middle = scan(hours, hours[-20].end, hours[-10].end, CONFIG)
-    assert middle == [item for item in everything if hours[-20].end <= item[0].end <= hours[-10].end]
+    assert middle == [item for item in everything
+                      if hours[-20].end <= item[0].end <= hours[-10].end]
 
 
 def test_day_night_volume_wave_is_not_an_anomaly():
