@@ -2,6 +2,7 @@
 process, and (for the connection tests) a proxy in front. Small seeds keep startup quick."""
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from selenium.webdriver.common.by import By
@@ -12,8 +13,8 @@ from tests.browser.support import AppProcess
 SEED_DAYS = 3
 
 
-def seeded_database(directory: Path) -> str:
-    """A migrated SQLite file with SEED_DAYS of demo history; returns its URL."""
+def seeded_database(directory: Path, now: datetime | None = None) -> str:
+    """A migrated SQLite file with SEED_DAYS of demo history ending at `now`; returns its URL."""
     from api import migrate
     from api.config import load_config
     from api.db import Database
@@ -24,14 +25,14 @@ def seeded_database(directory: Path) -> str:
     db = Database(url)
     try:
         migrate.upgrade(db.engine)
-        seed_demo(db, config, days=SEED_DAYS, seed=7, progress=False)
+        seed_demo(db, config, days=SEED_DAYS, seed=7, now=now, progress=False)
     finally:
         db.dispose()
     return url
 
 
-def start_app(directory: Path) -> AppProcess:
-    return AppProcess(seeded_database(directory)).start()
+def start_app(directory: Path, now: datetime | None = None) -> AppProcess:
+    return AppProcess(seeded_database(directory, now)).start()
 
 
 def text(driver, element_id: str) -> str:

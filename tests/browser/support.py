@@ -224,3 +224,21 @@ def write_aggregate(database_url: str, geocoding: tuple[int, int], validation: t
                 status=quality_status(g_ok / g_all, v_ok / v_all, config)))
     finally:
         db.dispose()
+
+
+def write_hourly(database_url: str, hour_end, attempts: int, successes: int) -> None:
+    """Commit the all-sources `hourly` row of the hour ending at `hour_end`."""
+    from api.db import Database
+    from api.models import DataQualityMetric
+    from api.timeutil import utcnow
+
+    db = Database(database_url)
+    try:
+        with db.session() as session:
+            session.add(DataQualityMetric(
+                timestamp=hour_end, window_seconds=3600, metric_type="hourly", source=None,
+                geocoding_attempts=attempts, geocoding_successes=successes,
+                validation_attempts=attempts, validation_passes=successes,
+                created_at=utcnow(), status="healthy"))
+    finally:
+        db.dispose()

@@ -3,20 +3,23 @@ the CSV holds exactly the rows shown; and the page loads nothing from another ho
 from __future__ import annotations
 
 import csv
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
+from api.timeutil import floor_hour, isoformat, utcnow
 from dashboard import ids
 from tests.browser.fixtures import foreign_resources, screenshot, start_app, text
-from tests.browser.support import wait_for
+from tests.browser.support import wait_for, write_hourly
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, chrome_available):
-    process = start_app(tmp_path_factory.mktemp("browser-charts"))
+    # History ends an hour ago, so a row for the current hour is news the charts must show.
+    process = start_app(tmp_path_factory.mktemp("browser-charts"), utcnow() - timedelta(hours=1))
     yield process
     process.stop()
 
@@ -26,7 +29,7 @@ def traces(driver, graph_id: str) -> list[dict]:
     return driver.execute_script(
         "const g = document.querySelector(arguments[0] + ' .js-plotly-plot');"
         "return g && g.data ? g.data.map(t => ({name: t.name, x: (t.x || []).filter((x, i) =>"
-        " t.y[i] !== null)})) : null;", f"#{graph_id}")
+        " t.y[i] !== null), y: (t.y || []).filter(y => y !== null)})) : null;", f"#{graph_id}")
 
 
 def chart_ready(driver, graph_id: str = ids.TREND_VOL):
@@ -96,6 +99,7 @@ def test_controls_change_charts_and_the_url_reopens_the_view(browser, app):
     browser.get(link)
     again = wait_for(lambda: chart_ready(browser), 15, "the shared link draws the charts")
     assert {t["name"]: t["x"] for t in again} == shown
+    assert "?range=7d" in link
     checked = browser.find_element(By.CSS_SELECTOR, f"#{ids.RANGE} input:checked")
     assert checked.get_attribute("value") == "7d"
     assert browser.find_element(By.CSS_SELECTOR, f"#{ids.BUCKET} input:checked") \
@@ -117,3 +121,17 @@ def test_csv_download_has_exactly_the_rows_shown(browser, app):
     assert all(row["bucket_start"].endswith("Z") for row in rows)
     assert {row["bucket"] for row in rows} == {"hour"}
     assert "points" in text(browser, ids.TREND_NOTE)
+
+
+def test_a_new_hour_of_metrics_reaches_the_charts_without_a_reload(browser, app):
+    browser.get(app.url + "/?range=24h&bucket=hour")
+    wait_for(lambda: chart_ready(browser), 15, "the charts are drawn")
+    hour_end = floor_hour(utcnow())
+    bucket = isoformat(hour_end - timedelta(hours=1))
+    write_hourly(app.database_url, hour_end, attempts=777, successes=700)
+
+    def drawn_bar():
+        volume = {t["name"]: dict(zip(t["x"], t["y"])) for t in chart_ready(browser) or []}
+        return volume.get("all sources", {}).get(bucket) == 777
+
+    wait_for(drawn_bar, 10, "the new hour's 777 events are drawn")
