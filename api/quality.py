@@ -1,8 +1,8 @@
 """Data quality for the status: the newest metric rows, or the conflicts when there are none.
 
 Cards read the newest `aggregate` row; the per-source table each source's newest `source` row
-stamped within BY_SOURCE_LOOKBACK of the newest one (a source missing from recent cycles had no
-events in the window and is not shown with an old row). Without any aggregate row (a fresh
+stamped within BY_SOURCE_LOOKBACK before the newest aggregate row (a source missing from recent
+cycles had no events in the window and is not shown with an old row). Without any aggregate row (a fresh
 install before the collector's first cycle) the same numbers are counted from `conflicts` over
 the trailing QUALITY_WINDOW_SECONDS and the section says `"basis": "conflicts"`.
 
