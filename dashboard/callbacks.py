@@ -222,8 +222,9 @@ def register(app: dash.Dash) -> None:
     @app.callback([Output(ids.TREND_GEO, "figure"), Output(ids.TREND_VAL, "figure"),
                    Output(ids.TREND_VOL, "figure"), Output(ids.TREND_DATA, "data"),
                    Output(ids.TREND_NOTE, "children")],
-                  controls + [Input(ids.DATA_VERSION, "data")], State(ids.SHADING, "data"))
-    def _trends(range_value, start, end, sources, bucket, _version, shading):
+                  controls + [Input(ids.DATA_VERSION, "data"), Input(ids.REFRESH, "n_clicks")],
+                  State(ids.SHADING, "data"))
+    def _trends(range_value, start, end, sources, bucket, _version, _clicks, shading):
         selection = selection_from_controls(range_value, start, end, sources, bucket)
         now = utcnow()
         if ctx.triggered_id == ids.DATA_VERSION and not _range_includes_now(selection, now):
