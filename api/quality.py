@@ -49,12 +49,7 @@ def quality_entry(counts: Mapping[str, int], config: Mapping[str, Any]) -> dict[
     rates = rates_of(counts)
     status = quality_status(rates["geocoding_success_rate"], rates["validation_pass_rate"],
                             config)
-    return {"status": status, **{name: _round(value) for name, value in rates.items()},
-            **{name: counts[name] for name in COUNTS}}
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 6)
+    return {"status": status, **rates, **{name: counts[name] for name in COUNTS}}
 # endregion
 
 
