@@ -84,11 +84,14 @@ class AppProcess:
                 self.process.wait(5)
         self.process = None
 
-    def polls_total(self, base_url: str | None = None) -> float:
-        """`pipewatch_polls_total` from the app's GET /metrics."""
-        text = requests.get((base_url or self.url) + "/metrics", timeout=5).text
-        match = re.search(r"^pipewatch_polls_total\s+([0-9.e+]+)$", text, re.M)
+    def counter(self, name: str) -> float:
+        """A counter from the app's GET /metrics (Prometheus text), 0 when absent."""
+        text = requests.get(self.url + "/metrics", timeout=5).text
+        match = re.search(rf"^{name}\s+([0-9.e+]+)$", text, re.M)
         return float(match.group(1)) if match else 0.0
+
+    def polls_total(self) -> float:
+        return self.counter("pipewatch_polls_total")
 
 
 class TcpProxy:

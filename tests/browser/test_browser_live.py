@@ -77,8 +77,11 @@ def test_socket_down_polls_then_returns_to_real_time(page, stack):
     assert app.polls_total() > 0
     assert proxy.refused_upgrades >= 0
 
+    reconnects = app.counter("pipewatch_ws_reconnects_total")
     proxy.block_websockets = False
     wait_for(lambda: pill(page) == REALTIME, 35, "the pill returns to Real-time Updates")
+    # The socket that came back was a reconnect attempt (`?attempt=N`, counted by the server).
+    assert app.counter("pipewatch_ws_reconnects_total") == reconnects + 1
     screenshot(page, "state-realtime-again")
     before = app.polls_total()
     time.sleep(7)  # more than one poll interval: a running poll timer would have fired
