@@ -88,7 +88,15 @@ def fetch_series(session: Session, *, metric: str, start: datetime, end: datetim
         return []
     else:
         query = query.where(M.source.in_(wanted))
-    return [_row(values, metric, chosen, config) for values in session.execute(query)]
+    starts: dict[Any, datetime] = {}  # traces share their buckets: parse each label once
+    result = []
+    for values in session.execute(query):
+        label = values[0]
+        start_of = starts.get(label)
+        if start_of is None:
+            start_of = starts[label] = _as_utc(label)
+        result.append(_row(start_of, values, metric, chosen, config))
+    return result
 
 
 def _bucket_expression(dialect: str, bucket: str):
@@ -111,9 +119,9 @@ def _as_utc(value: Any) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _row(values: Sequence[Any], metric: str, bucket: str,
+def _row(bucket_start: datetime, values: Sequence[Any], metric: str, bucket: str,
          config: Mapping[str, Any] | None) -> dict[str, Any]:
-    bucket_start, source, g_att, g_ok, v_att, v_ok, hours = values
+    _, source, g_att, g_ok, v_att, v_ok, hours = values
     g_att, g_ok, v_att, v_ok = (int(v or 0) for v in (g_att, g_ok, v_att, v_ok))
     if metric == "validation_pass_rate":
         attempts, successes = v_att, v_ok
@@ -121,7 +129,7 @@ def _row(values: Sequence[Any], metric: str, bucket: str,
         attempts, successes = g_att, g_ok
     value_rate = rate(successes, attempts) if metric != "volume" else None
     return {
-        "bucket_start": _as_utc(bucket_start),
+        "bucket_start": bucket_start,
         "bucket": bucket,
         "source": source,
         "metric": metric,
