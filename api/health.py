@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from sqlalchemy import case, func, select
+from sqlalchemy import asc, case, desc, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
-from api.models import ScrapeRun
+from api.models import ScrapeRun, UTCDateTime
 from api.thresholds import staleness_status, worst
 from api.timeutil import DAY, isoformat
 
@@ -84,34 +84,48 @@ def _source_skip_scan():
     return names.union_all(select(following).where(names.c.source.is_not(None)))
 
 
-def _newest(column, sources, *conditions, oldest: bool = False):
-    """A correlated LIMIT 1 seek: `column` of the source's newest (or oldest) matching run."""
+def _newest(column, sources, start: datetime, end: datetime, *conditions, oldest: bool = False):
+    """A correlated LIMIT 1 seek: `column` of the source's newest (or oldest) matching run
+    started in [start, end].
+
+    The scan stays within this source's own runs (see _own_runs). With plain `started_at`
+    bounds only, PostgreSQL walked the started_at index backwards through every other source's
+    runs (45 ms per source on 864 k runs; 0.02 ms this way).
+    """
     runs = RUNS.alias()
-    order = runs.c.started_at.asc() if oldest else runs.c.started_at.desc()
+    direction = asc if oldest else desc
     column = column(runs) if callable(column) else runs.c[column]
-    return (select(column).where(runs.c.source == sources.c.source,
-                                 *(condition(runs) for condition in conditions))
-            .order_by(order).limit(1).scalar_subquery())
+    return (select(column)
+            .where(*_own_runs(runs, sources.c.source, start, end),
+                   *(condition(runs) for condition in conditions))
+            .order_by(direction(runs.c.source), direction(runs.c.started_at))
+            .limit(1).scalar_subquery())
+
+
+def _own_runs(runs, source, start: datetime, end: datetime) -> tuple:
+    """`source`'s runs started in [start, end], said twice: plainly (SQLite seeks the
+    (source, started_at) index with it) and as row values (which keep PostgreSQL on that index
+    rather than the started_at one)."""
+    key = tuple_(runs.c.source, runs.c.started_at)
+    low, high = literal(start, UTCDateTime()), literal(end, UTCDateTime())
+    return (runs.c.source == source, runs.c.started_at >= low, runs.c.started_at <= high,
+            key >= tuple_(source, low), key <= tuple_(source, high))
 
 
 def load_facts(session: Session, now: datetime) -> list[SourceFacts]:
     """Every source with a run in the last LOOKBACK, and its facts as of `now`."""
     since, day_ago = now - LOOKBACK, now - DAY
     names = _source_skip_scan()
-    recent = (lambda runs: runs.c.started_at >= since, lambda runs: runs.c.started_at <= now)
     success_time = lambda runs: func.coalesce(runs.c.finished_at, runs.c.started_at)  # noqa: E731
     newest_rows = session.execute(select(
         names.c.source,
-        _newest("started_at", names, *recent).label("last_run_at"),
-        _newest("status", names, *recent).label("last_run_status"),
-        _newest(success_time, names, *recent,
+        _newest("started_at", names, since, now).label("last_run_at"),
+        _newest("status", names, since, now).label("last_run_status"),
+        _newest(success_time, names, since, now,
                 lambda runs: runs.c.status == "success").label("last_success_at"),
-        _newest("started_at", names, *recent,
+        _newest("started_at", names, since, now,
                 lambda runs: runs.c.status != "failed").label("last_ok_at"),
-        _newest("started_at", names, *recent, oldest=True).label("first_run_at"),
-        _newest("error", names, lambda runs: runs.c.started_at >= day_ago,
-                lambda runs: runs.c.started_at <= now,
-                lambda runs: runs.c.status == "failed").label("last_error"),
+        _newest("started_at", names, since, now, oldest=True).label("first_run_at"),
     ).where(names.c.source.is_not(None))).all()
     counts = {row.source: row for row in session.execute(
         select(RUNS.c.source, func.count().label("runs"),
@@ -124,6 +138,8 @@ def load_facts(session: Session, now: datetime) -> list[SourceFacts]:
         if row.last_run_at is None:
             continue
         day = counts.get(row.source)
+        failures = int(day.failures or 0) if day else 0
+        last_error = _last_error(session, row.source, day_ago, now) if failures else None
         streak, failing_since = (0, None)
         if row.last_run_status == "failed":
             streak, failing_since = _failed_streak(session, row.source,
@@ -132,11 +148,19 @@ def load_facts(session: Session, now: datetime) -> list[SourceFacts]:
             source=row.source, last_run_at=row.last_run_at, last_run_status=row.last_run_status,
             last_success_at=row.last_success_at, first_run_at=row.first_run_at,
             runs_24h=int(day.runs) if day else 0,
-            failures_24h=int(day.failures or 0) if day else 0,
-            items_24h=int(day.items or 0) if day else 0,
-            last_error=_short(row.last_error), failed_streak=streak,
+            failures_24h=failures, items_24h=int(day.items or 0) if day else 0,
+            last_error=_short(last_error), failed_streak=streak,
             failing_since=failing_since))
     return facts
+
+
+def _last_error(session: Session, source: str, start: datetime, end: datetime) -> str | None:
+    """The error of the source's newest failed run started in [start, end] (asked only for
+    sources that had failures: a healthy busy source would be read in full for nothing)."""
+    return session.scalar(
+        select(RUNS.c.error)
+        .where(*_own_runs(RUNS, literal(source), start, end), RUNS.c.status == "failed")
+        .order_by(RUNS.c.source.desc(), RUNS.c.started_at.desc()).limit(1))
 
 
 def _failed_streak(session: Session, source: str, after: datetime,
@@ -144,7 +168,7 @@ def _failed_streak(session: Session, source: str, after: datetime,
     """(runs, first started_at) of the source's runs after its newest non-failed one."""
     count, first = session.execute(
         select(func.count(), func.min(RUNS.c.started_at))
-        .where(RUNS.c.source == source, RUNS.c.started_at > after, RUNS.c.started_at <= now)
+        .where(*_own_runs(RUNS, literal(source), after, now), RUNS.c.started_at != after)
     ).one()
     return int(count), first
 

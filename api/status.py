@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Mapping
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from api import alerts, anomalies, health, quality
@@ -56,6 +56,10 @@ def pipeline_status(session: Session, now: datetime, config: Mapping[str, Any]) 
     """The status document of DESIGN.md as of `now` (aware UTC), without `seq`."""
     if now.tzinfo is None:
         raise ValueError("pipeline_status needs a timezone-aware `now`")
+    if session.get_bind().dialect.name == "postgresql":
+        # Short index seeks whose cost estimates can still cross jit_above_cost on big tables:
+        # JIT compiling took 270 ms of a 310 ms statement on 864 k scrape runs. This transaction only.
+        session.execute(text("SET LOCAL jit = off"))
     facts = health.load_facts(session, now)
     scraping = health.health_section(facts, now, config)
     data_quality = quality.quality_section(session, now, config)
