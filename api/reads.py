@@ -23,7 +23,7 @@ from api.series import METRICS, SeriesError, choose_bucket, fetch_series
 from api.status import current_status
 from api.thresholds import worst
 from api.timeutil import isoformat, utcnow
-from api.validation import Unauthorized, check_bearer, check_source, parse_time_param
+from api.validation import Unauthorized, check_bearer, parse_sources, parse_time_param
 
 bp = Blueprint("pipewatch_reads", __name__)
 DEFAULT_SERIES_DAYS = 7
@@ -52,12 +52,7 @@ def time_range(default_days: int, max_days: int | None = None
         problems.append({"path": "end", "message": "must be after start"})
     elif not problems and max_days is not None and end - start > timedelta(days=max_days):
         problems.append({"path": "start", "message": f"range longer than {max_days} days"})
-    sources = []
-    for value in request.args.getlist("source"):
-        try:
-            sources.append(check_source(value))
-        except ValueError as exc:
-            problems.append({"path": "source", "message": str(exc)})
+    sources = parse_sources(request.args.getlist("source"), problems)
     if problems:
         raise ApiError(422, "invalid query parameters", {"problems": problems})
     return start, end, sources

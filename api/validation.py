@@ -371,6 +371,24 @@ def _choices(args: Any, name: str, allowed: Sequence[str],
     return values
 
 
+MAX_SOURCES_PER_QUERY = 100
+
+
+def parse_sources(values: Sequence[str], problems: list[dict[str, str]]) -> list[str]:
+    """Repeated `source` parameters: each a usable name, at most MAX_SOURCES_PER_QUERY."""
+    if len(values) > MAX_SOURCES_PER_QUERY:
+        problems.append({"path": "source",
+                         "message": f"at most {MAX_SOURCES_PER_QUERY} sources per request"})
+        return []
+    sources = []
+    for value in values:
+        try:
+            sources.append(check_source(value))
+        except ValueError as exc:
+            problems.append({"path": "source", "message": str(exc)})
+    return sources
+
+
 def negotiate_format(fmt: str | None, accept: str | None) -> str | None:
     """`format=` wins; else the Accept header (text/csv, application/x-ndjson); else JSON."""
     if fmt:
@@ -391,12 +409,7 @@ def parse_export_query(args: Any, accept: str | None, *, default_limit: int,
     end = parse_time_param(_one(args, "end"), "end", problems)
     if start and end and end < start:
         problems.append({"path": "end", "message": "must not be before start"})
-    sources = []
-    for value in args.getlist("source"):
-        try:
-            sources.append(check_source(value))
-        except ValueError as exc:
-            problems.append({"path": "source", "message": str(exc)})
+    sources = parse_sources(args.getlist("source"), problems)
     fmt = negotiate_format(_one(args, "format"), accept)
     if fmt is None:
         problems.append({"path": "format", "message": f"must be one of {', '.join(EXPORT_FORMATS)}"})

@@ -293,3 +293,11 @@ def test_read_token_guards_reads_when_set(make_app):
     assert client.get("/api/v1/openapi.json").status_code == 200
 
 # endregion
+
+
+def test_too_many_sources_is_422_not_a_database_error(client):
+    many = "&".join(f"source=s{i}" for i in range(101))
+    for path in ("/api/v1/metrics?", "/api/v1/metrics/series?metric=volume&", "/api/v1/alerts?"):
+        response = client.get(path + many)
+        assert response.status_code == 422, path
+        assert response.get_json()["error"]["details"]["problems"][0]["path"] == "source"
