@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from api.health import SourceFacts
 from api.models import DataQualityMetric as M
 from api.models import ScrapeRun
-from api.quality import COUNTS, RATES, counts_of
+from api.quality import COUNTS, RATES, counts_of, of_type
 from api.thresholds import STATUS_RANK, rate, rate_status, staleness_status
 from api.timeutil import isoformat, parse_iso, utcnow
 
@@ -292,8 +292,7 @@ def alert_periods(session: Session, config: Mapping[str, Any], start: datetime, 
     window = timedelta(seconds=config["QUALITY_WINDOW_SECONDS"])
     hourly = (select(M.source, M.timestamp, M.geocoding_attempts, M.geocoding_successes,
                      M.validation_attempts, M.validation_passes)
-              .where(M.metric_type == "hourly", M.timestamp > start - window,
-                     M.timestamp <= end + window)
+              .where(*of_type("hourly", start - window, end + window))
               .order_by(M.timestamp, M.source))
     if wanted is not None:
         hourly = hourly.where(M.source.in_(wanted))

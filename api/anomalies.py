@@ -30,6 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.models import DataQualityMetric as M
+from api.quality import of_type
 from api.timeutil import HOUR, isoformat
 
 KINDS = ("geocoding_success_rate", "validation_pass_rate", "volume")
@@ -207,7 +208,7 @@ def load_hourly(session: Session, start: datetime, end: datetime,
     """
     query = (select(M.source, M.timestamp, M.geocoding_attempts, M.geocoding_successes,
                     M.validation_attempts, M.validation_passes)
-             .where(M.metric_type == "hourly", M.timestamp >= start, M.timestamp <= end)
+             .where(*of_type("hourly", start, end))
              .order_by(M.timestamp, M.source))
     wanted = None if sources is None else set(sources)
     rows, collected = [], []
@@ -251,7 +252,7 @@ def current_anomalies(session: Session, config: Mapping[str, Any],
     """The anomalies of the newest collected hour (per source and kind), each with `since`:
     the start of its unbroken run of anomalous hours, looking back at most SINCE_HOURS."""
     newest = session.scalar(select(M.timestamp).where(
-        M.metric_type == "hourly", M.timestamp <= now).order_by(M.timestamp.desc()).limit(1))
+        *of_type("hourly", end=now)).order_by(M.timestamp.desc()).limit(1))
     if newest is None:
         return []
     first = newest - timedelta(hours=SINCE_HOURS)

@@ -15,11 +15,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
 from api.models import Conflict
 from api.models import DataQualityMetric as M
+from api.models import UTCDateTime
 from api.thresholds import quality_status, rate
 from api.timeutil import isoformat
 
@@ -54,6 +55,23 @@ def quality_entry(counts: Mapping[str, int], config: Mapping[str, Any]) -> dict[
 
 
 # region queries
+def of_type(metric_type: str, start: datetime | None = None, end: datetime | None = None) -> tuple:
+    """Rows of `metric_type` stamped in [start, end], said twice: plainly (SQLite seeks the
+    (metric_type, timestamp) index with it) and as row values, which only that index can
+    serve, so PostgreSQL cannot prefer walking the timestamp index through other types' rows
+    (it did for the newest `aggregate` row: harmless while aggregates are frequent, a long walk
+    once only hourly rows arrive)."""
+    key, kind = tuple_(M.metric_type, M.timestamp), literal(metric_type)
+    conditions = [M.metric_type == metric_type]
+    if start is not None:
+        low = literal(start, UTCDateTime())
+        conditions += [M.timestamp >= low, key >= tuple_(kind, low)]
+    if end is not None:
+        high = literal(end, UTCDateTime())
+        conditions += [M.timestamp <= high, key <= tuple_(kind, high)]
+    return tuple(conditions)
+
+
 def attempt_counts():
     """SUM(CASE ...) columns: an attempt is a final outcome (pending rows are not attempts)."""
     geo, val = Conflict.geocoding_status, Conflict.validation_status
@@ -71,14 +89,13 @@ def newest_aggregate(session: Session, now: datetime):
     """The newest `aggregate` row at or before `now` (index seek), or None."""
     return session.execute(
         select(M.timestamp, *(getattr(M, name) for name in COUNTS))
-        .where(M.metric_type == "aggregate", M.timestamp <= now)
+        .where(*of_type("aggregate", end=now))
         .order_by(M.timestamp.desc()).limit(1)).first()
 
 
 def newest_source_rows(session: Session, newest: datetime) -> list[Any]:
     """Each source's newest `source` row stamped in [newest - BY_SOURCE_LOOKBACK, newest]."""
-    window = (M.metric_type == "source", M.timestamp >= newest - BY_SOURCE_LOOKBACK,
-              M.timestamp <= newest)
+    window = of_type("source", newest - BY_SOURCE_LOOKBACK, newest)
     latest = (select(M.source, func.max(M.timestamp).label("stamp")).where(*window)
               .group_by(M.source).subquery())
     return session.execute(
@@ -100,7 +117,7 @@ def recent_history(session: Session, metric_type: str, newest: datetime,
     """The newest `limit` rows of `metric_type` (newest first), for since-when questions."""
     return session.connection().execute(  # Core rows: no ORM loading overhead
         select(M.source, M.timestamp, *(getattr(M, name) for name in COUNTS))
-        .where(M.metric_type == metric_type, M.timestamp <= newest)
+        .where(*of_type(metric_type, end=newest))
         .order_by(M.timestamp.desc()).limit(limit)).all()
 # endregion
 

@@ -197,6 +197,8 @@ def plans(db: Database, now: datetime, show: bool = False) -> list[str]:
     raw = db.engine.raw_connection()
     try:
         cursor = raw.cursor()
+        statements = [(statement, parameters) for statement, parameters in statements
+                      if statement.lstrip().upper().startswith(("SELECT", "WITH"))]
         for statement, parameters in statements:
             cursor.execute(prefix + statement, parameters)
             lines = [" ".join(str(part) for part in row) for row in cursor.fetchall()]
