@@ -303,8 +303,9 @@ def alert_periods(session: Session, config: Mapping[str, Any], start: datetime, 
                   .order_by(ScrapeRun.source, ScrapeRun.started_at))
     if wanted is not None:
         runs_query = runs_query.where(ScrapeRun.source.in_(wanted))
-    periods = (quality_periods(session.execute(hourly), config, judge_from=start)
-               + scrape_periods(session.execute(runs_query), now, config))
+    connection = session.connection()  # Core rows: no ORM loading overhead
+    periods = (quality_periods(connection.execute(hourly), config, judge_from=start)
+               + scrape_periods(connection.execute(runs_query), now, config))
     periods = [p for p in periods if p["start"] <= end and (p["end"] is None or p["end"] >= start)]
     periods.sort(key=lambda p: (p["key"], p["start"]))
     periods.sort(key=lambda p: p["start"], reverse=True)

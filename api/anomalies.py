@@ -102,11 +102,16 @@ def judge(kind: str, value: float | None, attempts: int, sorted_baseline: Sequen
         return None
     if kind != "volume" and attempts < config["ANOMALY_MIN_ATTEMPTS"]:
         return None
+    threshold = config["ANOMALY_THRESHOLD"]
+    centre = median(sorted_baseline)
+    if kind != "volume" and value >= centre:
+        return None  # rates alarm on drops only
     mean = sum(sorted_baseline) / len(sorted_baseline)
     granularity = 0.5 if kind == "volume" else 0.5 / attempts
-    score, centre = robust_score(value, sorted_baseline, noise_floor(kind, mean, attempts),
-                                 granularity)
-    threshold = config["ANOMALY_THRESHOLD"]
+    floor = noise_floor(kind, mean, attempts)
+    if MAD_CONSTANT * max(abs(value - centre) - granularity, 0.0) / floor < threshold:
+        return None  # even the smallest spread allowed cannot make this an anomaly: skip the MAD
+    score, centre = robust_score(value, sorted_baseline, floor, granularity)
     if kind == "volume":
         alarming = abs(score) >= threshold
     else:
