@@ -81,8 +81,8 @@ class Hub:
                  on_start: Optional[Callable[[Callable[[], None]], None]] = None) -> None:
         self._compute = compute
         self._telemetry = telemetry
-        self._heartbeat = heartbeat_seconds
-        self._coalesce = coalesce_seconds
+        self._heartbeat = max(0.05, heartbeat_seconds)  # 0 or less would spin
+        self._coalesce = max(0.0, coalesce_seconds)
         self._start_worker = start_worker
         self._stopping = stopping
         self._on_start = on_start
