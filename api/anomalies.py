@@ -217,7 +217,7 @@ def load_hourly(session: Session, start: datetime, end: datetime,
              .order_by(M.timestamp, M.source))
     wanted = None if sources is None else set(sources)
     rows, collected = [], []
-    for row in session.connection().execute(query):  # Core rows: no ORM loading overhead
+    for row in session.connection().execute(query).all():  # Core rows, fetched at once
         if row[0] is None:
             collected.append(row[1])
         elif wanted is None or row[0] in wanted:
