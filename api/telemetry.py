@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, current_app
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, \
-    generate_latest
+    disable_created_metrics, generate_latest
+
+# `*_created` timestamps double the page and tell an operator nothing they need.
+disable_created_metrics()
 
 
 class Telemetry:
