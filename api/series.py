@@ -80,7 +80,7 @@ def fetch_series(session: Session, *, metric: str, start: datetime, end: datetim
                func.count())
         .where(M.metric_type == "hourly", M.timestamp > start, M.timestamp <= end)
         .group_by(M.source, bucket_expr)
-        .order_by(M.source.is_not(None), M.source, bucket_expr)
+        .order_by(M.source.asc().nulls_first(), bucket_expr)
     )
     if wanted is None:
         query = query.where(M.source.is_(None))
