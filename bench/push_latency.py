@@ -264,9 +264,12 @@ async def cpu_window(server: ProductionServer, seconds: float, pollers: int = 0)
 # endregion
 
 
-def seed_database(days: int) -> str:
-    path = Path(tempfile.mkdtemp(prefix="pipewatch-bench-")) / "bench.db"
-    url = f"sqlite:///{path}"
+def seed_database(days: int, postgres) -> str:
+    """A fresh demo database: a SQLite file, or a database on the given PostgreSQL server."""
+    if postgres is not None:
+        url = postgres.create_database()
+    else:
+        url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='pipewatch-bench-')) / 'bench.db'}"
     subprocess.run([sys.executable, "app.py", "seed", "--days", str(days)], check=True,
                    cwd=Path(__file__).resolve().parent.parent, capture_output=True,
                    env={**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"})
@@ -330,15 +333,27 @@ def main() -> int:
     parser.add_argument("--clients", type=int, nargs="*", help="client counts (default 100 1000)")
     parser.add_argument("--changes", type=int, default=60, help="changes measured per N (>= 50)")
     parser.add_argument("--window", type=float, help="seconds per CPU window (default 30; quick 5)")
+    parser.add_argument("--postgres", action="store_true",
+                        help="a PostgreSQL server started by the bench instead of a SQLite file")
     args = parser.parse_args()
     scales = args.clients or ([50] if args.quick else [100, 1000])
     window = args.window or (5.0 if args.quick else 30.0)
     changes = 50 if args.quick else max(50, args.changes)
-    database_url = seed_database(days=3 if args.quick else 30)
-    print(f"pipewatch push benchmark: {', '.join(map(str, scales))} clients, gunicorn + gevent "
-          f"(1 worker), SQLite demo database, {os.cpu_count()} cores")
-    for n in scales:
-        report(asyncio.run(run_scale(database_url, n, changes, window)))
+    postgres = None
+    if args.postgres:
+        from tests.pgserver import start_server
+
+        postgres = start_server()
+    try:
+        database_url = seed_database(3 if args.quick else 30, postgres)
+        print(f"pipewatch push benchmark: {', '.join(map(str, scales))} clients, gunicorn + "
+              f"gevent (1 worker), {'PostgreSQL 15' if postgres else 'SQLite'} demo database "
+              f"({3 if args.quick else 30} days), {os.cpu_count()} cores")
+        for n in scales:
+            report(asyncio.run(run_scale(database_url, n, changes, window)))
+    finally:
+        if postgres is not None:
+            postgres.stop()
     return 0
 
 
