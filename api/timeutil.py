@@ -34,7 +34,10 @@ def parse_iso(text: str) -> datetime:
         raise ValueError(f"not an ISO 8601 timestamp: {text[:40]!r}") from None
     if moment.tzinfo is None:
         raise ValueError("timestamp has no zone: add Z (UTC) or an offset such as +01:00")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 falls before year 1 in UTC
+        raise ValueError(f"timestamp out of range: {text[:40]!r}") from None
 
 
 def floor_time(moment: datetime, seconds: int) -> datetime:
