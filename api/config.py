@@ -115,8 +115,6 @@ SETTINGS: tuple[Setting, ...] = (
             "Ingested timestamps may be at most this far ahead of the server's clock (422 beyond)."),
     Setting("IDEMPOTENCY_TTL_SECONDS", 86400, int,
             "How long an ingest Idempotency-Key's first response is replayed to retries."),
-    Setting("IDEMPOTENCY_MAX_KEYS", 10_000, int,
-            "Most Idempotency-Keys remembered per process (oldest forgotten first)."),
     Setting("EXPORT_DEFAULT_LIMIT", 100, int,
             "Rows per JSON page of GET /api/v1/metrics when `limit` is not given."),
     Setting("EXPORT_MAX_LIMIT", 1000, int,

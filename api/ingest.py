@@ -7,28 +7,27 @@ a list is written in one transaction: all rows or none. Rates are never taken fr
 the database derives them from the counts, and a body whose rate contradicts its counts is
 refused. After the commit the live push is told (`runtime.notify_change()`).
 
-`Idempotency-Key`: the first response to a key is kept (IDEMPOTENCY_TTL_SECONDS, at most
-IDEMPOTENCY_MAX_KEYS per process) and a retry with the same key and body gets it again without
-writing; the same key with another body is a 409. The keys live in this process's memory: a
-retry that reaches another worker process is not recognised (see the module's report).
+`Idempotency-Key`: the first response to a key is stored in `idempotency_keys`, in the same
+transaction as the rows (IDEMPOTENCY_TTL_SECONDS), and a retry with the same key and body gets
+it again without writing, whichever process or host it reaches; the same key with another body
+is a 409. Two retries racing each other: the second commit fails on the key's primary key,
+rolls back its rows, and replays the first one's response.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import threading
-import time
-from collections import OrderedDict
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Callable, Sequence
 
 from flask import Blueprint, Flask, Response, request
-from sqlalchemy import insert
+from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
 
 from api.errors import ApiError
 from api.export import metrics_statement, row_dict
-from api.models import DataQualityMetric, ScrapeRun
+from api.models import DataQualityMetric, IdempotencyKey, ScrapeRun
 from api.runtime import Runtime, get_runtime
 from api.timeutil import isoformat, utcnow
 from api.validation import (Invalid, MalformedJSON, MetricFilters, Unauthorized, check_bearer,
@@ -39,45 +38,6 @@ bp = Blueprint("pipewatch_ingest", __name__)
 SCRAPE_RUN_COLUMNS = ("id", "source", "started_at", "finished_at", "status", "items_found",
                       "items_new", "error")
 MAX_KEY_LENGTH = 255
-
-
-class IdempotencyStore:
-    """The first response per (route, key), bounded in count and age; thread-safe.
-
-    `lock` serialises keyed writes in this process, so two concurrent retries of one key
-    cannot both write.
-    """
-
-    def __init__(self, ttl_seconds: float, max_keys: int) -> None:
-        self.ttl = ttl_seconds
-        self.max_keys = max_keys
-        self.lock = threading.Lock()
-        self._entries: OrderedDict[str, tuple[float, str, int, bytes]] = OrderedDict()
-
-    def get(self, key: str) -> tuple[str, int, bytes] | None:
-        self._expire()
-        entry = self._entries.get(key)
-        return None if entry is None else entry[1:]
-
-    def put(self, key: str, body_hash: str, status: int, body: bytes) -> None:
-        self._entries[key] = (time.monotonic(), body_hash, status, body)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_keys:
-            self._entries.popitem(last=False)
-
-    def _expire(self) -> None:
-        cutoff = time.monotonic() - self.ttl
-        while self._entries:
-            oldest = next(iter(self._entries.values()))
-            if oldest[0] >= cutoff:
-                break
-            self._entries.popitem(last=False)
-
-
-def get_runtime_store() -> IdempotencyStore:
-    from flask import current_app
-
-    return current_app.extensions["pipewatch_idempotency"]
 
 
 def require_write_token(runtime: Runtime) -> None:
@@ -125,26 +85,38 @@ def _ingest(check_one: Callable, write: Callable[[Any, list[dict]], list[dict]])
     require_write_token(runtime)
     key = _idempotency_key()
     body = read_json_body()
+    rows = _validated(runtime, body, check_one)
     if key is None:
-        return _write(runtime, body, check_one, write)
-    store = get_runtime_store()
-    scoped = hashlib.sha256(f"{request.path}\n{key}".encode()).hexdigest()
-    body_hash = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-    with store.lock:
-        earlier = store.get(scoped)
-        if earlier is not None:
-            if earlier[0] != body_hash:
-                raise ApiError(409, "this Idempotency-Key was already used with another body",
-                               code="idempotency_key_reused")
-            response = Response(earlier[2], status=earlier[1], mimetype="application/json")
-            response.headers["Idempotency-Replayed"] = "true"
-            return response
-        response = _write(runtime, body, check_one, write)
-        store.put(scoped, body_hash, response.status_code, response.get_data())
-        return response
+        return _write(runtime, rows, write, None)
+    keyed = KeyedRequest(
+        key=hashlib.sha256(f"{request.path}\n{key}".encode()).hexdigest(),
+        body_hash=hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest(),
+        cutoff=utcnow() - timedelta(seconds=runtime.config["IDEMPOTENCY_TTL_SECONDS"]))
+    return _replay(runtime, keyed) or _write(runtime, rows, write, keyed)
 
 
-def _write(runtime: Runtime, body: Any, check_one: Callable, write: Callable) -> Response:
+@dataclass(frozen=True)
+class KeyedRequest:
+    key: str  # sha256 of route and the client's key: the client's text is never stored
+    body_hash: str
+    cutoff: datetime  # keys older than this are forgotten
+
+
+def _replay(runtime: Runtime, keyed: KeyedRequest) -> Response | None:
+    """The stored response to this key, or None; 409 when the key came with another body."""
+    with runtime.db.session() as session:
+        earlier = session.get(IdempotencyKey, keyed.key)
+    if earlier is None or earlier.created_at < keyed.cutoff:
+        return None
+    if earlier.request_hash != keyed.body_hash:
+        raise ApiError(409, "this Idempotency-Key was already used with another body",
+                       code="idempotency_key_reused")
+    response = Response(earlier.response, status=earlier.status_code, mimetype="application/json")
+    response.headers["Idempotency-Replayed"] = "true"
+    return response
+
+
+def _validated(runtime: Runtime, body: Any, check_one: Callable) -> list[dict]:
     config = runtime.config
     try:
         rows, _ = check_body(body, check_one, max_items=config["INGEST_MAX_ITEMS"],
@@ -153,14 +125,29 @@ def _write(runtime: Runtime, body: Any, check_one: Callable, write: Callable) ->
                              config=config)
     except Invalid as exc:
         raise ApiError(422, exc.message, {"problems": exc.problems}) from None
+    return rows
+
+
+def _write(runtime: Runtime, rows: list[dict], write: Callable,
+           keyed: KeyedRequest | None) -> Response:
+    """Write the rows (and the key with its response) in one transaction, then notify."""
     try:
         with runtime.db.session() as session:
-            stored = write(session, rows)
+            payload = json.dumps({"items": write(session, rows)}, separators=(",", ":"))
+            if keyed is not None:
+                session.execute(delete(IdempotencyKey)
+                                .where(IdempotencyKey.created_at < keyed.cutoff))
+                session.add(IdempotencyKey(key=keyed.key, request_hash=keyed.body_hash,
+                                           status_code=201, response=payload,
+                                           created_at=utcnow()))
     except IntegrityError:
+        # A concurrent retry of the same key committed first: answer as it did.
+        replayed = _replay(runtime, keyed) if keyed is not None else None
+        if replayed is not None:
+            return replayed
         raise ApiError(422, "the database refused these rows; nothing was written",
                        code="constraint_violation") from None
     runtime.notify_change()
-    payload = json.dumps({"items": stored}, separators=(",", ":")).encode()
     return Response(payload, status=201, mimetype="application/json")
 
 
@@ -216,7 +203,4 @@ def _challenge(response: Response) -> Response:
 
 
 def init_app(server: Flask) -> None:
-    config = server.extensions["pipewatch"].config
-    server.extensions["pipewatch_idempotency"] = IdempotencyStore(
-        config["IDEMPOTENCY_TTL_SECONDS"], config["IDEMPOTENCY_MAX_KEYS"])
     server.register_blueprint(bp)

@@ -195,6 +195,23 @@ class DataQualityMetric(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class IdempotencyKey(Base):
+    """An ingest request's Idempotency-Key and the response it got, so a retry gets the same.
+
+    Written in the same transaction as the rows it stands for: a key never exists without its
+    rows, nor rows without their key, and every process and host on the database sees it.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (Index("ix_idempotency_keys_created_at", "created_at"),)
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of route + key
+    request_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the canonical body
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 # Newest-first scans ("the latest rows") read this index from its start.
 Index("ix_data_quality_metrics_timestamp", DataQualityMetric.timestamp.desc())
 

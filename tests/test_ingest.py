@@ -144,6 +144,36 @@ def test_idempotency_key_replays_the_first_result(client, db):
     assert bad_key.status_code == 422 and count_metrics(db) == 3
 
 
+def test_idempotency_key_is_shared_by_every_app_on_the_database(client, make_app, db):
+    """A retry that reaches another process (here: another app on the same database, sharing
+    no memory with the first) still replays instead of writing twice."""
+    headers = {**auth(), "Idempotency-Key": "shared-1"}
+    first = client.post("/api/v1/metrics", json=body(), headers=headers)
+    other_process = make_app(PIPEWATCH_INGEST_TOKEN=TOKEN).server.test_client()
+    again = other_process.post("/api/v1/metrics", json=body(), headers=headers)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.headers["Idempotency-Replayed"] == "true"
+    assert again.get_json() == first.get_json()
+    assert count_metrics(db) == 1
+
+
+def test_racing_retries_of_one_key_write_once(live_server, db):
+    """Eight simultaneous retries: one write, and every answer is that write's response."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    headers = {**auth(), "Idempotency-Key": "race-1"}
+
+    def post(_):
+        return requests.post(f"{live_server.url}/api/v1/metrics", json=[body(), body(source="b")],
+                             headers=headers, timeout=30)
+
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(post, range(8)))
+    assert {response.status_code for response in responses} == {201}
+    assert len({response.text for response in responses}) == 1
+    assert count_metrics(db) == 2
+
+
 def test_scrape_runs_are_validated_and_stored(client, db):
     run = {"source": "punch", "started_at": "2026-11-25T10:00:00Z",
            "finished_at": "2026-11-25T11:02:30+01:00", "status": "failed", "items_found": 0,
