@@ -157,7 +157,8 @@ def _serve(ws, mailbox: Mailbox, telemetry) -> None:
     while True:
         wake.wait(IDLE_WAIT_SECONDS)
         wake.clear()
-        while (inbound := ws.receive(timeout=0)) is not None:  # raises once disconnected
+        while ws.input_buffer:  # frames simple-websocket has read for us
+            inbound = ws.receive(timeout=0)
             if isinstance(inbound, str) and inbound.strip().lower() == "ping":
                 ws.send("pong")
         if not ws.connected:

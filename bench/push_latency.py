@@ -190,6 +190,7 @@ async def measure_latency(server: ProductionServer, fleet: Fleet, changes: int) 
     auth = f"Authorization: Bearer {INGEST_TOKEN}\r\n"
     latencies, from_sent, posts, firsts, commits = [], [], [], [], []
     before = server.metrics()
+    client_cpu = sum(os.times()[:2])
     for i in range(changes + 3):
         target = fleet.top() + 1
         sent = time.time()
@@ -206,6 +207,7 @@ async def measure_latency(server: ProductionServer, fleet: Fleet, changes: int) 
             firsts.append(fleet.reached[target][1] - committed)
         await asyncio.sleep(random.uniform(0.15, 0.45))
     await ingest.close()
+    client_cpu = sum(os.times()[:2]) - client_cpu
     after = server.metrics()
     broadcasts = (after["pipewatch_broadcast_seconds_count"]
                   - before["pipewatch_broadcast_seconds_count"])
@@ -217,7 +219,8 @@ async def measure_latency(server: ProductionServer, fleet: Fleet, changes: int) 
     baseline = [LOOP_SECONDS - (commit - phase) % LOOP_SECONDS + latency
                 for commit, latency in zip(commits, latencies)]
     return {"push": latencies, "loop": baseline, "sent": from_sent, "post": posts,
-            "first": firsts, "broadcast_ms": broadcast_ms, "broadcasts": broadcasts}
+            "first": firsts, "broadcast_ms": broadcast_ms, "broadcasts": broadcasts,
+            "client_cpu_ms": 1000 * client_cpu / (changes + 3)}
 
 
 async def ingest_every_second(port: int, stop_at: float) -> None:
@@ -316,7 +319,9 @@ def report(result: dict[str, Any]) -> None:
           f" POST round trip p50 {ms(post, 50):.1f} ms")
     print(f"  commit->first client p50 {ms(first, 50):.1f} ms, p99 {ms(first, 99):.1f} ms; "
           f"server broadcast (compute + serialise + hand out) mean "
-          f"{result['latency']['broadcast_ms']:.1f} ms over {result['latency']['broadcasts']:.0f}")
+          f"{result['latency']['broadcast_ms']:.1f} ms over {result['latency']['broadcasts']:.0f}; "
+          f"this process (the clients) used {result['latency']['client_cpu_ms']:.0f} ms CPU "
+          f"per change")
     print("  slowest: " + ", ".join(f"{value * 1000:.0f}" for value in sorted(push)[-5:]) + " ms")
     push_cost, poll_cost = result["push_cpu_per_client_minute"], result["poll_cpu_per_client_minute"]
     print(f"  server CPU s per client-minute: push {push_cost:.4f}, Dash polling at 1 s "
