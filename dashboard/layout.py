@@ -7,6 +7,7 @@ so the first paint already shows numbers instead of waiting for the socket.
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any, Mapping
 
 import dash_bootstrap_components as dbc
@@ -90,6 +91,15 @@ def _cards(first: Mapping[str, Any]) -> dbc.Row:
 
 
 def _sources_table() -> dash_table.DataTable:
+    # Dash 4 warns on every DataTable that it will leave the builtins one day (for dash-ag-grid);
+    # it is still shipped and maintained, and the warning would repeat on every page load.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"(?s).*DataTable will be removed",
+                                category=DeprecationWarning)
+        return _build_sources_table()
+
+
+def _build_sources_table() -> dash_table.DataTable:
     return dash_table.DataTable(
         id=ids.SOURCES_TABLE,
         columns=[{"name": name, "id": key} for key, name in SOURCE_COLUMNS],
