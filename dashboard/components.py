@@ -63,6 +63,12 @@ def panel(panel_id: str, title: str, icon: str, body, body_id: str | None = None
     ], className="h-100 shadow-sm"))
 
 
+def period_span(start: str, end: str) -> str:
+    """`2026-11-21 00:24 – 06:00 UTC`, with the end's date when it falls on another day."""
+    end_shown = end[11:16] if end[:10] == start[:10] else end[:16].replace("T", " ")
+    return f"{start[:16].replace('T', ' ')} – {end_shown} UTC"
+
+
 def shading_legend(periods) -> list:
     """What the shaded bands on the charts are, newest first: severity, what, from, to."""
     if not periods:
@@ -70,7 +76,7 @@ def shading_legend(periods) -> list:
     items = [html.Span("Shaded:", className="fw-semibold me-2")]
     for period in sorted(periods, key=lambda p: p["start"], reverse=True)[:8]:
         severity = period.get("severity", "warning")
-        span = f"{period['start'][:16].replace('T', ' ')} – {period['end'][11:16]} UTC"
+        span = period_span(period["start"], period["end"])
         items.append(html.Span([
             html.I(className=f"bi {STATUS_ICONS.get(severity, STATUS_ICONS['warning'])} me-1 "
                              f"pw-text-{severity}"),

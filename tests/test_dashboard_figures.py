@@ -80,3 +80,12 @@ def test_sparkline_is_axisless_and_fixed():
     go.Figure(figure)
     assert figure["layout"]["xaxis"]["visible"] is False
     assert figure["data"][0]["y"] == [0.95, 0.95, 0.95]
+
+
+def test_period_span_names_the_end_day_when_it_differs():
+    from dashboard.components import period_span
+
+    assert period_span("2026-11-21T00:24:00Z", "2026-11-21T06:00:00Z") == \
+        "2026-11-21 00:24 – 06:00 UTC"
+    assert period_span("2026-11-21T00:24:00Z", "2026-11-22T00:25:00Z") == \
+        "2026-11-21 00:24 – 2026-11-22 00:25 UTC"
