@@ -97,8 +97,10 @@ class ProductionServer:
     def status(self) -> dict[str, Any]:
         return requests.get(self.url + STATUS_PATH, timeout=10).json()
 
-    def ingest_scrape_run(self, source: Optional[str] = None, *, count: int = 1) -> None:
-        """POST scrape runs of new sources (so the status surely changes); one request."""
+    def ingest_scrape_run(self, source: Optional[str] = None, *, count: int = 1) -> str:
+        """POST scrape runs of new sources (so the status surely changes); one request.
+
+        Returns the (last) source name, for `shows_source`."""
         bodies = [scrape_run_body(source if count == 1 else f"{source or new_source()}-{i}")
                   for i in range(count)]
         response = requests.post(self.url + "/api/v1/scrape-runs",
@@ -106,6 +108,7 @@ class ProductionServer:
                                  headers={"Authorization": f"Bearer {INGEST_TOKEN}"},
                                  timeout=30)
         assert response.status_code == 201, response.text
+        return bodies[-1]["source"]
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -134,17 +137,31 @@ def scrape_run_body(source: Optional[str] = None) -> dict[str, Any]:
             "items_new": 2}
 
 
-def insert_scrape_run(database_url: str, source: Optional[str] = None) -> None:
+def insert_scrape_run(database_url: str, source: Optional[str] = None) -> str:
     """A write from outside the app: its own connection, no notification from the app."""
     db = Database(database_url)
+    source = source or new_source()
     try:
         now = utcnow()
         with db.session() as session:
             session.execute(insert(ScrapeRun).values(
-                source=source or new_source(), started_at=now - timedelta(seconds=5),
+                source=source, started_at=now - timedelta(seconds=5),
                 finished_at=now, status="success", items_found=3, items_new=2))
     finally:
         db.dispose()
+    return source
+
+
+def shows_source(source: str) -> Callable[[dict[str, Any]], bool]:
+    """A status document that lists `source` in its scraping health (the write has arrived).
+
+    Wait for this rather than for any newer `seq`: a computation running while the row
+    commits may already count it in one part and not yet in another (PostgreSQL reads each
+    statement at its own moment); the notification of that commit brings the whole picture
+    a moment later.
+    """
+    return lambda document: any(entry["source"] == source
+                                for entry in document["scraping_health"]["sources"])
 
 
 def connect(url: str, timeout: float = 15, **options: Any) -> websocket.WebSocket:

@@ -8,20 +8,22 @@ import pytest
 
 from api.timeutil import utcnow
 from tests.live_fixtures import (ProductionServer, connect, new_source, recv_status, recv_until,
-                                 wait_for, without_timestamp)
+                                 shows_source, wait_for, without_timestamp)
 from tests.pgserver import start_server
 
 pytestmark = pytest.mark.postgres
 
 
-def psql_insert_scrape_run(url: str) -> None:
+def psql_insert_scrape_run(url: str) -> str:
     """What psql would do: plain SQL on a connection that knows nothing of pipewatch."""
     conninfo = url.replace("postgresql+psycopg://", "postgresql://")
+    source = new_source()
     with psycopg.connect(conninfo, autocommit=True) as connection:
         connection.execute(
             "INSERT INTO scrape_runs (source, started_at, finished_at, status, items_found, "
             "items_new) VALUES (%s, %s, %s, 'success', 1, 1)",
-            (new_source(), utcnow(), utcnow()))
+            (source, utcnow(), utcnow()))
+    return source
 
 
 @pytest.fixture(scope="module")
@@ -48,13 +50,13 @@ def test_a_change_through_one_process_reaches_the_other(two_apps):
     first, second = two_apps
     watchers = [connect(second.ws_url) for _ in range(5)] + [connect(first.ws_url)]
     try:
-        seqs = [recv_status(ws)["seq"] for ws in watchers]
-        first.ingest_scrape_run()
+        for ws in watchers:
+            recv_status(ws)
+        source = first.ingest_scrape_run()
         expected = without_timestamp(second.status())
-        for ws, seq in zip(watchers[:5], seqs):
-            pushed = recv_until(ws, lambda message, seq=seq: message["seq"] > seq)
-            assert without_timestamp(pushed) == expected
-        recv_until(watchers[5], lambda message: message["seq"] > seqs[5])
+        for ws in watchers[:5]:
+            assert without_timestamp(recv_until(ws, shows_source(source))) == expected
+        recv_until(watchers[5], shows_source(source))
     finally:
         for ws in watchers:
             ws.close()
@@ -64,10 +66,11 @@ def test_a_row_inserted_by_psql_reaches_both_processes(two_apps, shared_database
     first, second = two_apps
     watchers = [connect(first.ws_url), connect(second.ws_url)]
     try:
-        before = [recv_status(ws) for ws in watchers]
-        psql_insert_scrape_run(shared_database)
-        for ws, old, app in zip(watchers, before, two_apps):
-            pushed = recv_until(ws, lambda message, old=old: message["seq"] > old["seq"])
+        for ws in watchers:
+            recv_status(ws)
+        source = psql_insert_scrape_run(shared_database)
+        for ws, app in zip(watchers, two_apps):
+            pushed = recv_until(ws, shows_source(source))
             assert without_timestamp(pushed) == without_timestamp(app.status())
     finally:
         for ws in watchers:
@@ -90,11 +93,16 @@ def test_the_app_keeps_pushing_after_a_postgresql_restart(own_pg_server):
         first = recv_status(ws)
         wait_for(lambda: app.metrics()["pipewatch_changefeed_connected"] == 1)
 
+        computed = 'pipewatch_status_computations_total{caller="hub"}'
+        before = app.metrics()[computed]
         own_pg_server.restart()
         wait_for(lambda: app.metrics()["pipewatch_changefeed_reconnects_total"] >= 1, 30)
         wait_for(lambda: app.metrics()["pipewatch_changefeed_connected"] == 1, 30)
-        psql_insert_scrape_run(url)
-        pushed = recv_until(ws, lambda message: message["seq"] > first["seq"], timeout=30)
+        # Back, the listener asks for a fresh status at once; let that computation end first.
+        wait_for(lambda: app.metrics()[computed] > before, 30)
+        source = psql_insert_scrape_run(url)
+        pushed = recv_until(ws, shows_source(source), timeout=30)
+        assert pushed["seq"] > first["seq"]
         assert without_timestamp(pushed) == without_timestamp(app.status())
         ws.close()
     finally:

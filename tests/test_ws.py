@@ -13,7 +13,8 @@ import requests
 import websocket
 
 from tests.live_fixtures import (STATUS_PATH, WS_PATH, ProductionServer, close_frame, connect,
-                                 insert_scrape_run, recv_status, recv_until, wait_for,
+                                 insert_scrape_run, recv_status, recv_until, shows_source,
+                                 wait_for,
                                  without_timestamp)
 
 ALLOWED = "https://dashboards.example.org"
@@ -62,18 +63,18 @@ def test_first_message_is_the_status_document(server, clients):
 def test_an_ingested_row_reaches_every_client(server, clients):
     sockets = [clients() for _ in range(20)]
     seq = max(recv_status(ws)["seq"] for ws in sockets)
-    server.ingest_scrape_run()
+    source = server.ingest_scrape_run()
     expected = without_timestamp(server.status())
     assert expected["seq"] > seq
     for ws in sockets:
-        assert without_timestamp(recv_until(ws, newer_than(seq))) == expected
+        assert without_timestamp(recv_until(ws, shows_source(source))) == expected
 
 
 def test_a_row_written_by_another_program_reaches_every_client(server, clients):
     sockets = [clients() for _ in range(20)]
     seq = max(recv_status(ws)["seq"] for ws in sockets)
-    insert_scrape_run(server.database_url)
-    pushed = [recv_until(ws, newer_than(seq)) for ws in sockets]
+    source = insert_scrape_run(server.database_url)
+    pushed = [recv_until(ws, shows_source(source)) for ws in sockets]
     assert {message["seq"] for message in pushed} == {seq + 1}
     assert without_timestamp(pushed[0]) == without_timestamp(server.status())
 
