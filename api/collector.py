@@ -24,10 +24,11 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import Integer, case, cast, delete, func, insert, select, text
+from sqlalchemy import Integer, cast, delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from api.models import Conflict, DataQualityMetric
+from api.quality import attempt_counts
 from api.thresholds import quality_status, rate
 from api.timeutil import UTC, floor_hour, floor_time, isoformat, utcnow
 
@@ -116,24 +117,11 @@ def _lock(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
 
 
-def _counts():
-    """The four SUM(CASE ...) columns that define attempts and successes."""
-    geo, val = Conflict.geocoding_status, Conflict.validation_status
-
-    def count(condition):
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-    return (count(geo.in_(("success", "failed"))).label("geocoding_attempts"),
-            count(geo == "success").label("geocoding_successes"),
-            count(val.in_(("passed", "failed"))).label("validation_attempts"),
-            count(val == "passed").label("validation_passes"))
-
-
 def _window_rows(session: Session, start: datetime, end: datetime, stamp: datetime,
                  window: timedelta, now: datetime, config: Mapping[str, Any]) -> list[dict]:
     """The aggregate row and the per-source rows of [start, end)."""
     grouped = session.execute(
-        select(Conflict.source, *_counts())
+        select(Conflict.source, *attempt_counts())
         .where(Conflict.scraped_at >= start, Conflict.scraped_at < end)
         .group_by(Conflict.source).order_by(Conflict.source)).all()
     seconds = int(window.total_seconds())
@@ -173,7 +161,7 @@ def hourly_rows(session: Session, ends: Iterable[datetime], now: datetime,
             METRICS.c.metric_type == "hourly", METRICS.c.timestamp.in_(chunk)))
     bucket = _hour_index(session).label("hour")
     grouped = session.execute(
-        select(bucket, Conflict.source, *_counts())
+        select(bucket, Conflict.source, *attempt_counts())
         .where(Conflict.scraped_at >= start, Conflict.scraped_at < stop)
         .group_by(bucket, Conflict.source).order_by(bucket, Conflict.source)).all()
     by_end: dict[datetime, list] = {end: [] for end in ends}

@@ -6,7 +6,7 @@ that has gone bad should still open the dashboard.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Mapping
 from urllib.parse import parse_qs, urlencode

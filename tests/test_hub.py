@@ -11,7 +11,7 @@ import pytest
 from api.hub import Close, Mailbox
 from app import create_app
 from tests.conftest import BASE_OVERRIDES
-from tests.live_fixtures import STATUS_PATH, insert_scrape_run, new_source, without_timestamp
+from tests.live_fixtures import STATUS_PATH, insert_scrape_run, without_timestamp
 
 UNREACHABLE = "postgresql+psycopg://pipewatch:hunter2@127.0.0.1:9/pipewatch"
 

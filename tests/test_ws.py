@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import socket
 import struct
-import time
 
 import pytest
 import requests
 import websocket
 
-from tests.live_fixtures import (STATUS_PATH, WS_PATH, ProductionServer, close_frame, connect,
+from tests.live_fixtures import (WS_PATH, ProductionServer, close_frame, connect,
                                  insert_scrape_run, recv_status, recv_until, shows_source,
                                  wait_for,
                                  without_timestamp)
