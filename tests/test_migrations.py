@@ -134,3 +134,21 @@ def test_alembic_command_line_from_the_repo_root(db_url):
             assert connection.execute(text("SELECT count(*) FROM data_quality_metrics")).scalar() == 0
     finally:
         db.dispose()
+
+
+def _check_constraint_names(engine) -> dict[str, set[str]]:
+    inspector = inspect(engine)
+    return {table: {check["name"] for check in inspector.get_check_constraints(table)}
+            for table in ("conflicts", "scrape_runs", "data_quality_metrics")}
+
+
+def test_constraint_names_match_the_models(database, tmp_path):
+    """Autogenerate does not compare CHECK constraints, so compare their names here: the
+    migrated schema's must be exactly those `Base.metadata.create_all` would make."""
+    expected = {table.name: {constraint.name for constraint in table.constraints
+                             if constraint.__class__.__name__ == "CheckConstraint"}
+                for table in Base.metadata.sorted_tables
+                if table.name in ("conflicts", "scrape_runs", "data_quality_metrics")}
+    assert _check_constraint_names(database.engine) == expected
+    assert all(name.startswith(f"ck_{table}_") and f"ck_{table}_ck_" not in name
+               for table, names in expected.items() for name in names)

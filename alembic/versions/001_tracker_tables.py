@@ -47,9 +47,9 @@ def upgrade() -> None:
         sa.Column("fatalities", sa.Integer(), nullable=True),
         sa.Column("event_type", sa.String(100), nullable=True),
         sa.CheckConstraint("geocoding_status IN ('success', 'failed', 'pending')",
-                           name="ck_conflicts_geocoding_status"),
+                           name=op.f("ck_conflicts_geocoding_status")),
         sa.CheckConstraint("validation_status IN ('passed', 'failed', 'pending')",
-                           name="ck_conflicts_validation_status"),
+                           name=op.f("ck_conflicts_validation_status")),
         sa.ForeignKeyConstraint(["location_id"], ["locations.id"],
                                 name="fk_conflicts_location_id_locations"),
         sa.PrimaryKeyConstraint("id", name="pk_conflicts"),
@@ -80,9 +80,9 @@ def upgrade() -> None:
         sa.Column("items_new", sa.Integer(), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
         sa.CheckConstraint("status IN ('success', 'failed', 'partial')",
-                           name="ck_scrape_runs_status"),
+                           name=op.f("ck_scrape_runs_status")),
         sa.CheckConstraint("items_found >= 0 AND items_new >= 0",
-                           name="ck_scrape_runs_item_counts"),
+                           name=op.f("ck_scrape_runs_item_counts")),
         sa.PrimaryKeyConstraint("id", name="pk_scrape_runs"),
     )
     op.create_index("ix_scrape_runs_started_at", "scrape_runs", ["started_at"])

@@ -44,18 +44,19 @@ def upgrade() -> None:
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint("metric_type IN ('aggregate', 'source', 'hourly')",
-                           name="ck_data_quality_metrics_metric_type"),
+                           name=op.f("ck_data_quality_metrics_metric_type")),
         sa.CheckConstraint("status IN ('pending', 'healthy', 'warning', 'error')",
-                           name="ck_data_quality_metrics_status"),
+                           name=op.f("ck_data_quality_metrics_status")),
         sa.CheckConstraint(
             "geocoding_attempts >= 0 AND geocoding_successes >= 0 "
             "AND geocoding_successes <= geocoding_attempts",
-            name="ck_data_quality_metrics_geocoding_counts"),
+            name=op.f("ck_data_quality_metrics_geocoding_counts")),
         sa.CheckConstraint(
             "validation_attempts >= 0 AND validation_passes >= 0 "
             "AND validation_passes <= validation_attempts",
-            name="ck_data_quality_metrics_validation_counts"),
-        sa.CheckConstraint("window_seconds > 0", name="ck_data_quality_metrics_window_seconds"),
+            name=op.f("ck_data_quality_metrics_validation_counts")),
+        sa.CheckConstraint("window_seconds > 0",
+                           name=op.f("ck_data_quality_metrics_window_seconds")),
         sa.PrimaryKeyConstraint("id", name="pk_data_quality_metrics"),
     )
     op.create_index("ix_data_quality_metrics_timestamp", "data_quality_metrics",
