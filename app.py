@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import dash
 from flask import Flask
 
-from api import errors, export, ingest, live, migrate, openapi, reads, rest
+from api import auth, errors, export, ingest, live, migrate, openapi, reads, rest
 from api.config import load_config
 from api.db import Database
 from api.runtime import Runtime
@@ -34,6 +34,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> dash.Dash:
         _migrate_on_start(runtime)
 
     errors.init_app(server)
+    auth.init_app(server)  # PIPEWATCH_READ_TOKEN: every read, /login for people
     rest.init_app(server)
     live.init_app(server)  # WebSocket push, change feed, /metrics
     ingest.init_app(server)

@@ -51,8 +51,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Bearer token that writes (POST /api/v1/metrics, /api/v1/scrape-runs) must carry. "
             "Empty means every write is refused (403), never open.", secret=True),
     Setting("PIPEWATCH_READ_TOKEN", "", str,
-            "If set, REST reads and the WebSocket also need this bearer token. "
-            "Empty (the default) means reads are open.", secret=True),
+            "If set, every read needs it: REST reads and /metrics as `Authorization: Bearer`, "
+            "the dashboard and its WebSocket through a cookie set by signing in at /login (an "
+            "HMAC of the token, so changing the token signs everyone out). /healthz, /readyz "
+            "and the OpenAPI document stay open. Empty (the default) means reads are open.",
+            secret=True),
     Setting("AUTO_MIGRATE", True, _bool,
             "Upgrade the database to the newest migration when the app starts."),
     Setting("HEALTHY_RATE", 0.90, float,

@@ -194,18 +194,22 @@ SCHEMAS: dict[str, Any] = {
 
 
 def _query(name: str, schema: dict[str, Any], description: str, *, array: bool = False,
-           required: bool = False) -> dict[str, Any]:
+           required: bool = False, empty_is_absent: bool = True) -> dict[str, Any]:
+    """An optional parameter sent empty (`?start=`, as an HTML form does) counts as absent, and
+    the document says so (`allowEmptyValue`); `source=` is a 422 instead (not a usable name)."""
     if array:
         schema = {"type": "array", "items": schema}
+    empty = {"allowEmptyValue": True} if empty_is_absent and not required else {}
     return {"name": name, "in": "query", "required": required, "description": description,
-            "schema": schema, **({"style": "form", "explode": True} if array else {})}
+            "schema": schema, **empty, **({"style": "form", "explode": True} if array else {})}
 
 
 START = _query("start", TIME, "From this time (ISO 8601 with a zone; naive is refused).")
 END = _query("end", TIME, "Up to this time (ISO 8601 with a zone).")
-SOURCES = _query("source", SOURCE, "Only these sources (repeatable).", array=True)
-READ_ERRORS = {"401": _error("PIPEWATCH_READ_TOKEN is set and the bearer token is missing or "
-                             "wrong"),
+SOURCES = _query("source", SOURCE, "Only these sources (repeatable).", array=True,
+                 empty_is_absent=False)
+READ_ERRORS = {"401": _error("PIPEWATCH_READ_TOKEN is set and the bearer token (or the /login "
+                             "cookie) is missing or wrong"),
                "422": _error("A query parameter is invalid; `details.problems` lists each")}
 WRITE_ERRORS = {
     "400": _error("The body is not JSON"), "401": _error("Bearer token missing or wrong"),
@@ -276,7 +280,7 @@ PATHS: dict[str, Any] = {
             _query("start", TIME, "From (default: 7 days before end)."),
             _query("end", TIME, "To (default: now)."),
             _query("source", SOURCE, "One trace per listed source; none: the all-sources "
-                                     "trace.", array=True)],
+                                     "trace.", array=True, empty_is_absent=False)],
         "responses": {"200": _json(_ref("Series"), "The buckets, by source then time"),
                       **READ_ERRORS}}},
     "/api/v1/sources": {"get": {
@@ -301,7 +305,9 @@ PATHS: dict[str, Any] = {
         "responses": {"200": _json(_ref("Anomalies"), "Anomalies"), **READ_ERRORS}}},
     "/api/v1/monitoring/pipeline-status": {"get": {
         "summary": "The pipeline status document (the same JSON the WebSocket pushes)",
+        "security": [{}, {"bearer": []}],
         "responses": {"200": _json(_ref("PipelineStatus"), "The current status"),
+                      "401": READ_ERRORS["401"],
                       "503": _error("The database is unavailable")}}},
     "/api/v1/ws/monitoring/pipeline-status": {"get": {
         "summary": "WebSocket: the status document on connect, then on every change and at "
@@ -309,6 +315,8 @@ PATHS: dict[str, Any] = {
         "x-websocket": True,
         "responses": {"101": {"description": "Switching to the WebSocket protocol"},
                       "400": {"description": "Not a WebSocket handshake"},
+                      "401": {"description": "PIPEWATCH_READ_TOKEN is set and neither the "
+                                             "bearer token nor the /login cookie matches"},
                       "403": {"description": "Origin not allowed"}}}},
     "/api/v1/openapi.json": {"get": {
         "summary": "This document",
@@ -319,9 +327,11 @@ PATHS: dict[str, Any] = {
                         "responses": {"200": _json(ANY_OBJECT, "Ready"),
                                       "503": _error("Not ready, and why")}}},
     "/metrics": {"get": {"summary": "pipewatch's own counters, Prometheus text format",
+                         "security": [{}, {"bearer": []}],
                          "responses": {"200": {"description": "Prometheus exposition",
                                                "content": {"text/plain": {
-                                                   "schema": {"type": "string"}}}}}}},
+                                                   "schema": {"type": "string"}}}},
+                                       "401": READ_ERRORS["401"]}}},
 }
 
 
@@ -348,7 +358,7 @@ def build_document(app: Flask) -> dict[str, Any]:
             "securitySchemes": {"bearer": {
                 "type": "http", "scheme": "bearer",
                 "description": "PIPEWATCH_INGEST_TOKEN for writes; PIPEWATCH_READ_TOKEN for "
-                               "reads when it is set."}}},
+                               "reads when it is set (browsers: the cookie /login sets)."}}},
     }
 
 

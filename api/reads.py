@@ -6,7 +6,8 @@ api.anomalies.find_anomalies over the asked range.
 
 Each route parses its query string with api.validation, calls the one function that computes
 its answer (the same one the dashboard and the status document use), and shapes JSON. When
-PIPEWATCH_READ_TOKEN is set, these routes and the export need it as a bearer token.
+PIPEWATCH_READ_TOKEN is set, these routes and the export need it (a bearer token, or the
+sign-in cookie of api/auth.py).
 """
 from __future__ import annotations
 
@@ -17,13 +18,14 @@ from flask import Blueprint, Flask, jsonify, request
 
 from api.alerts import alert_periods
 from api.anomalies import find_anomalies
+from api.auth import read_denial
 from api.errors import ApiError
 from api.runtime import get_runtime
 from api.series import METRICS, SeriesError, choose_bucket, fetch_series
 from api.status import current_status
 from api.thresholds import worst
 from api.timeutil import isoformat, utcnow
-from api.validation import Unauthorized, check_bearer, parse_sources, parse_time_param
+from api.validation import parse_sources, parse_time_param
 
 bp = Blueprint("pipewatch_reads", __name__)
 DEFAULT_SERIES_DAYS = 7
@@ -32,12 +34,11 @@ MAX_HISTORY_DAYS = 92
 
 
 def require_read_token() -> None:
-    """401 unless reads are open (no PIPEWATCH_READ_TOKEN) or the bearer token matches."""
-    try:
-        check_bearer(request.headers.get("Authorization"),
-                     get_runtime().config["PIPEWATCH_READ_TOKEN"], required=False)
-    except Unauthorized as exc:
-        raise ApiError(401, str(exc)) from None
+    """401 unless this request may read: no PIPEWATCH_READ_TOKEN, or its bearer token or
+    sign-in cookie matches (api.auth.read_denial, the one rule for every read)."""
+    problem = read_denial()
+    if problem is not None:
+        raise ApiError(401, problem)
 
 
 def time_range(default_days: int, max_days: int | None = None
