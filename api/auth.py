@@ -143,8 +143,8 @@ _PAGE = """<!doctype html>
 <link rel="stylesheet" href="{css}">
 </head>
 <body class="bg-light">
-<main class="container" style="max-width: 26rem; margin-top: 12vh">
-<div class="card shadow-sm"><div class="card-body p-4">
+<main class="container py-5"><div class="row justify-content-center mt-5">
+<div class="col-sm-9 col-md-6 col-lg-4"><div class="card shadow-sm"><div class="card-body p-4">
 <h1 class="h4 mb-3">pipewatch</h1>
 <p class="text-muted small">This server needs its read token
 (<code>PIPEWATCH_READ_TOKEN</code>) to show the dashboard.</p>
@@ -156,7 +156,7 @@ _PAGE = """<!doctype html>
  autocomplete="current-password" required autofocus></div>
 <button class="btn btn-primary w-100" type="submit" id="sign-in">Sign in</button>
 </form>
-</div></div>
+</div></div></div></div>
 </main>
 </body></html>
 """
