@@ -179,14 +179,18 @@ def _form(target: str, error: str | None = None, status: int = 200) -> Response:
 
 
 def _cross_site_post() -> bool:
-    """A form POST from another site (its Origin names another host): refused, no cookie."""
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return False
-    try:
-        return urlsplit(origin).netloc.lower() != request.host.lower()
-    except ValueError:
-        return True
+    """A form POST from another site: refused, no cookie. Browsers send Origin on form POSTs;
+    the rule is the WebSocket's (this host, or WS_ALLOWED_ORIGINS behind a proxy)."""
+    from api.ws import origin_allowed  # not at the top: api.ws imports this module's rule
+
+    return not origin_allowed(request.headers.get("Origin"), request.host,
+                              get_runtime().config["WS_ALLOWED_ORIGINS"])
+
+
+def _over_https() -> bool:
+    """Https here or at a proxy in front; a spoofed header only makes the cookie stricter."""
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return request.is_secure or forwarded == "https"
 
 
 @bp.route(LOGIN_PATH, methods=["GET", "POST"])
@@ -207,7 +211,7 @@ def login():
         return _form(target, "Wrong token. Try again.", status=401)
     response = redirect(target, code=303)
     response.set_cookie(COOKIE, cookie_value(token), httponly=True, samesite="Strict",
-                        secure=request.is_secure, path="/")
+                        secure=_over_https(), path="/")
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -219,7 +223,7 @@ def logout():
         return error_response(403, "sign out from this server's own page", code="forbidden")
     response = redirect(LOGIN_PATH, code=303)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Strict",
-                           secure=request.is_secure)
+                           secure=_over_https())
     return response
 
 

@@ -7,7 +7,8 @@ as `GET /api/v1/monitoring/pipeline-status`.
 Before the upgrade (plain HTTP answers, in the API's error shape): a handshake whose Origin is
 neither this app's host nor in WS_ALLOWED_ORIGINS gets 403 (no Origin at all, as from websocat
 or scripts, is allowed: Origin only guards browsers against other sites); with
-PIPEWATCH_READ_TOKEN set, a missing or wrong `Authorization: Bearer` gets 401.
+PIPEWATCH_READ_TOKEN set, a handshake with neither its `Authorization: Bearer` nor the sign-in
+cookie of api/auth.py (what a browser sends) gets 401.
 After the upgrade: beyond WS_MAX_CONNECTIONS open sockets the handshake is accepted and closed
 at once with 1013 and a reason, so a client knows to poll instead of retrying blindly. Inbound
 frames are capped at WS_MAX_MESSAGE_BYTES (1009 beyond); a text `ping` gets `pong`; anything

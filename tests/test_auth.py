@@ -163,10 +163,13 @@ def test_right_token_sets_a_strict_httponly_cookie_and_returns_to_next(anon):
     assert again.status_code == 303 and again.headers["Location"] == "/x"
 
 
-def test_cookie_is_secure_over_https(anon):
+def test_cookie_is_secure_over_https(anon, secured):
     response = anon.post("/login", data={"token": TOKEN}, base_url="https://localhost")
     assert response.status_code == 303 and response.headers["Location"] == "/"
     assert "; Secure" in response.headers["Set-Cookie"]
+    proxied = secured.server.test_client().post("/login", data={"token": TOKEN},
+                                                headers={"X-Forwarded-Proto": "https"})
+    assert "; Secure" in proxied.headers["Set-Cookie"]
 
 
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x",
@@ -189,6 +192,10 @@ def test_cross_site_form_posts_are_refused(anon):
     response = anon.post("/login", data={"token": TOKEN},
                          headers={"Origin": "https://evil.example"})
     assert response.status_code == 403 and "Set-Cookie" not in response.headers
+    for origin in ("null", "http://localhost.evil.example", "http://localhost:8080"):
+        refused = anon.post("/login", data={"token": TOKEN}, headers={"Origin": origin})
+        assert refused.status_code == 403, origin
+    assert anon.post("/logout", headers={"Origin": "https://evil.example"}).status_code == 403
     same = anon.post("/login", data={"token": TOKEN}, headers={"Origin": "http://localhost"})
     assert same.status_code == 303
 
