@@ -6,6 +6,7 @@ overrides the shared fixture that would run each of them on PostgreSQL too).
 """
 from __future__ import annotations
 
+import logging
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -221,9 +222,10 @@ def test_a_cookie_of_the_old_token_is_refused_after_the_token_changes(make_app):
     assert_json_401(rotated.get("/api/v1/sources"))
 
 
-def test_socket_refused_without_and_accepted_with_the_cookie(make_app):
+def test_socket_refused_without_and_accepted_with_the_cookie(make_app, caplog):
     """A real server and real clients: sign in over HTTP, then open the socket with the cookie
-    the browser would send; a cookie of another token is refused."""
+    the browser would send; a cookie of another token is refused. Nothing logs the token."""
+    caplog.set_level(logging.DEBUG)
     app = make_app(PIPEWATCH_READ_TOKEN=TOKEN)
     live = ServerThread(app.server).start()
     try:
@@ -237,6 +239,8 @@ def test_socket_refused_without_and_accepted_with_the_cookie(make_app):
         assert stale.value.status_code == 401
 
         session = requests.Session()
+        wrong = session.post(live.url + "/login", data={"token": "typo-" + TOKEN}, timeout=10)
+        assert wrong.status_code == 401 and not session.cookies
         signed = session.post(live.url + "/login", data={"token": TOKEN, "next": "/"},
                               allow_redirects=False, timeout=10)
         assert signed.status_code == 303 and TOKEN not in signed.text
@@ -247,5 +251,8 @@ def test_socket_refused_without_and_accepted_with_the_cookie(make_app):
             assert recv_status(ws)["seq"] >= 1
         finally:
             ws.close()
+        assert requests.get(live.url + "/metrics", headers=bearer(), timeout=10).ok
     finally:
         live.stop()
+    assert "POST /login" in caplog.text  # the server's request log was captured
+    assert TOKEN not in caplog.text
