@@ -44,15 +44,45 @@ def _is_api_request() -> bool:
     return request.path.startswith("/api/") or request.path in ("/healthz", "/readyz")
 
 
+def api_methods(server: Flask) -> list[str]:
+    """The methods /api/ rules accept at this request's path, leaving out Dash's catch-all page
+    route (`/<path:path>`, GET), which matches every path: a POST-only route is then 405 to a
+    GET, and its Allow header does not offer GET."""
+    adapter = server.create_url_adapter(request)
+    methods = set()
+    try:
+        candidates = adapter.allowed_methods()
+    except HTTPException:
+        return []
+    for method in candidates:
+        try:
+            rule, _ = adapter.match(method=method, return_rule=True)
+        except HTTPException:
+            continue
+        if rule.rule.startswith("/api/"):
+            methods.add(method)
+    return sorted(methods)
+
+
 def init_app(server: Flask) -> None:
     @server.before_request
     def _api_paths_are_not_pages():
         # Dash's catch-all page route (`/<path:path>`) matches any path, so an unknown /api/
         # path would otherwise get the HTML page with 200. Under /api/ only /api/ rules count.
         rule = request.url_rule
-        if (request.path.startswith("/api/") and rule is not None
-                and not rule.rule.startswith("/api/")):
-            return error_response(404, f"no such endpoint: {request.path}")
+        if not request.path.startswith("/api/") or rule is None:
+            return None
+        if request.method == "OPTIONS" or not rule.rule.startswith("/api/"):
+            allowed = api_methods(server)
+            if not allowed:
+                return error_response(404, f"no such endpoint: {request.path}")
+            if request.method == "OPTIONS":
+                response = server.response_class(status=200)
+            else:
+                response = error_response(405, f"{request.method} is not allowed here; "
+                                               f"allowed: {', '.join(allowed)}")
+            response.headers["Allow"] = ", ".join(allowed)
+            return response
         return None
 
     @server.errorhandler(ApiError)
@@ -68,7 +98,8 @@ def init_app(server: Flask) -> None:
             message = f"no such endpoint: {request.path}"
         response = error_response(exc.code or 500, message)
         if exc.code == 405 and getattr(exc, "valid_methods", None):
-            response.headers["Allow"] = ", ".join(exc.valid_methods)
+            allowed = api_methods(server) if request.path.startswith("/api/") else None
+            response.headers["Allow"] = ", ".join(allowed or exc.valid_methods)
         return response
 
     @server.errorhandler(OperationalError)
