@@ -25,7 +25,7 @@ from api.series import METRICS, SeriesError, choose_bucket, fetch_series
 from api.status import current_status
 from api.thresholds import worst
 from api.timeutil import isoformat, utcnow
-from api.validation import parse_sources, parse_time_param
+from api.validation import parse_sources, parse_time_param, single_value
 
 bp = Blueprint("pipewatch_reads", __name__)
 DEFAULT_SERIES_DAYS = 7
@@ -46,8 +46,9 @@ def time_range(default_days: int, max_days: int | None = None
     """`start`, `end` (default: the last `default_days` days up to now) and `source`s; 422 if
     bad, or if the range is longer than `max_days` (these reads scan every row in it)."""
     problems: list[dict[str, str]] = []
-    end = parse_time_param(request.args.get("end"), "end", problems) or utcnow()
-    start = (parse_time_param(request.args.get("start"), "start", problems)
+    end = (parse_time_param(single_value(request.args, "end", problems), "end", problems)
+           or utcnow())
+    start = (parse_time_param(single_value(request.args, "start", problems), "start", problems)
              or end - timedelta(days=default_days))
     if not problems and end <= start:
         problems.append({"path": "end", "message": "must be after start"})
@@ -62,9 +63,9 @@ def time_range(default_days: int, max_days: int | None = None
 @bp.get("/api/v1/metrics/series")
 def series_route():
     """The aggregated trend the charts draw: hour or day buckets, weighted rates."""
-    metric = request.args.get("metric", "")
-    bucket = request.args.get("bucket") or None
-    problems = []
+    problems: list[dict[str, str]] = []
+    metric = single_value(request.args, "metric", problems) or ""
+    bucket = single_value(request.args, "bucket", problems) or None
     if metric not in METRICS:
         problems.append({"path": "metric", "message": f"must be one of {', '.join(METRICS)}"})
     if bucket not in (None, "auto", "hour", "day"):

@@ -325,8 +325,13 @@ class ExportQuery:
     problems: list[dict[str, str]] = field(default_factory=list)
 
 
-def _one(args: Any, name: str) -> str | None:
+def single_value(args: Any, name: str, problems: list[dict[str, str]]) -> str | None:
+    """A parameter that takes one value (`args` a MultiDict). Given twice (`?start=&start=x`)
+    it is a problem, not a silent pick of the first or last (schemathesis found routes
+    picking differently)."""
     values = args.getlist(name)
+    if len(values) > 1:
+        problems.append({"path": name, "message": "give this parameter at most once"})
     return values[-1] if values else None
 
 
@@ -405,18 +410,19 @@ def parse_export_query(args: Any, accept: str | None, *, default_limit: int,
                        max_limit: int) -> ExportQuery:
     """`args` is a MultiDict (request.args); Invalid lists every bad parameter."""
     problems: list[dict[str, str]] = []
-    start = parse_time_param(_one(args, "start"), "start", problems)
-    end = parse_time_param(_one(args, "end"), "end", problems)
+    start = parse_time_param(single_value(args, "start", problems), "start", problems)
+    end = parse_time_param(single_value(args, "end", problems), "end", problems)
     if start and end and end < start:
         problems.append({"path": "end", "message": "must not be before start"})
     sources = parse_sources(args.getlist("source"), problems)
-    fmt = negotiate_format(_one(args, "format"), accept)
+    fmt = negotiate_format(single_value(args, "format", problems), accept)
     if fmt is None:
         problems.append({"path": "format", "message": f"must be one of {', '.join(EXPORT_FORMATS)}"})
     streaming = fmt in ("csv", "ndjson")
-    limit = parse_limit(_one(args, "limit"), None if streaming else default_limit,
-                        None if streaming else max_limit, problems)
-    cursor = _one(args, "cursor") or None
+    limit = parse_limit(single_value(args, "limit", problems),
+                        None if streaming else default_limit, None if streaming else max_limit,
+                        problems)
+    cursor = single_value(args, "cursor", problems) or None
     if cursor is not None and len(cursor) > 512:
         problems.append({"path": "cursor", "message": "invalid cursor"})
     filters = MetricFilters(
