@@ -21,6 +21,7 @@ OVERALL_PILL = "pw-overall-pill"
 CONN_PILL = "pw-conn-pill"
 UPDATED = "pw-updated"
 REFRESH = "pw-refresh"
+SIGN_OUT = "pw-sign-out"
 BANNER = "pw-banner"
 
 # Status cards: one per key in CARD_KEYS.

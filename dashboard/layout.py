@@ -46,6 +46,7 @@ def client_config(config: Mapping[str, Any], requests_prefix: str,
     cadence = config.get("COLLECTOR_INTERVAL_SECONDS") or DEFAULT_METRICS_CADENCE
     return {
         "ws_path": root + WS_PATH,
+        "logout_path": root + "logout",
         "poll_ms": POLL_MS,
         "silence_ms": SILENCE_MS,
         "connect_timeout_ms": 10000,
@@ -61,7 +62,15 @@ def client_config(config: Mapping[str, Any], requests_prefix: str,
     }
 
 
-def _header(first: Mapping[str, Any]) -> dbc.Navbar:
+def _sign_out(logout_path: str) -> html.Form:
+    """Shown only when reads need a token: POST /logout clears the sign-in cookie."""
+    return html.Form(dbc.Button([html.I(className="bi bi-box-arrow-right me-1"), "Sign out"],
+                                id=ids.SIGN_OUT, type="submit", size="sm", color="light",
+                                outline=True, title="Forget this browser's sign-in"),
+                     action=logout_path, method="POST", className="m-0")
+
+
+def _header(first: Mapping[str, Any], logout_path: str | None = None) -> dbc.Navbar:
     overall_text, overall = first.get("overall", ("Pending", "pending"))
     return dbc.Navbar(dbc.Container([
         html.Div([
@@ -77,6 +86,7 @@ def _header(first: Mapping[str, Any]) -> dbc.Navbar:
             dbc.Button([html.I(className="bi bi-arrow-clockwise me-1"), "Refresh"],
                        id=ids.REFRESH, size="sm", color="light", outline=True,
                        title="Fetch the status now"),
+            *([_sign_out(logout_path)] if logout_path else []),
         ], className="d-flex align-items-center gap-2 flex-wrap"),
     ], fluid=True), color="dark", dark=True, className="mb-3 pw-navbar")
 
@@ -219,7 +229,7 @@ def build_layout(selection: Selection, config: Mapping[str, Any], status: Mappin
         dcc.Store(id=ids.DATA_VERSION, data=data_version(status)),
         dcc.Store(id=ids.TREND_DATA),
         dcc.Store(id=ids.SHADING),
-        _header(first),
+        _header(first, client["logout_path"] if config.get("PIPEWATCH_READ_TOKEN") else None),
         dbc.Container([
             html.Div(id=ids.BANNER, className="pw-banner"),
             _cards(first),

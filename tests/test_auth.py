@@ -201,6 +201,24 @@ def test_cross_site_form_posts_are_refused(anon):
     assert same.status_code == 303
 
 
+def test_signed_in_page_offers_sign_out_and_open_page_does_not(signed_in, client):
+    """The header's Sign out button posts to /logout, only when reads need a token."""
+    def forms(node):
+        if isinstance(node, dict):
+            if node.get("type") == "Form":
+                yield node["props"]
+            for value in node.values():
+                yield from forms(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from forms(value)
+
+    [form] = forms(signed_in.get("/_dash-layout").get_json())
+    assert (form["action"], form["method"]) == ("/logout", "POST")
+    assert form["children"]["props"]["id"] == ids.SIGN_OUT
+    assert list(forms(client.get("/_dash-layout").get_json())) == []
+
+
 def test_logout_clears_the_cookie(signed_in):
     assert signed_in.get("/api/v1/sources").status_code == 200
     response = signed_in.post("/logout")
