@@ -97,7 +97,9 @@ SCHEMAS: dict[str, Any] = {
             "source": SOURCE, "started_at": TIME, "finished_at": NULLABLE_TIME,
             "status": {"type": "string", "enum": list(SCRAPE_STATUSES)},
             "items_found": COUNT, "items_new": COUNT,
-            "error": {"type": "string", "nullable": True, "maxLength": MAX_ERROR_LENGTH}}},
+            "error": {"type": "string", "nullable": True, "minLength": 1,
+                      "maxLength": MAX_ERROR_LENGTH,
+                      "description": "null, or non-blank text without control characters"}}},
     "MetricsPage": {
         "type": "object", "required": ["items", "next_cursor", "next_url", "truncated", "limit"],
         "properties": {

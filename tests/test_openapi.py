@@ -101,3 +101,20 @@ def test_optional_parameters_sent_empty_count_as_absent_and_say_so(client):
             else:
                 assert parameter.get("allowEmptyValue") is True, (path, parameter["name"])
                 assert response.status_code == 200, (path, parameter["name"])
+
+
+def test_a_blank_scrape_run_error_is_refused_and_the_document_says_so(make_app):
+    """schemathesis sent `"error": ""` as valid by the document and got a 422."""
+    import jsonschema_rs
+
+    from tests.export_fixtures import TOKEN, auth
+
+    client = make_app(PIPEWATCH_INGEST_TOKEN=TOKEN).server.test_client()
+    document = client.get("/api/v1/openapi.json").get_json()
+    schema = document["components"]["schemas"]["ScrapeRunInput"]["properties"]["error"]
+    assert not jsonschema_rs.validator_for(schema).is_valid("")
+    run = {"source": "x", "started_at": "2026-11-25T20:00:00Z", "status": "failed",
+           "items_found": 0, "items_new": 0, "error": ""}
+    response = client.post("/api/v1/scrape-runs", json=run, headers=auth())
+    assert response.status_code == 422
+    assert response.get_json()["error"]["details"]["problems"][0]["path"] == "error"
