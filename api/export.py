@@ -15,13 +15,15 @@ import hashlib
 import hmac
 import json
 import logging
+import os
+import re
 from json.encoder import encode_basestring as _string
 from datetime import datetime
 from typing import Any, Iterator, Mapping, Sequence
 from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, jsonify, request
-from sqlalchemy import Select, String, and_, case, func, or_, select, type_coerce
+from sqlalchemy import Select, String, and_, case, cast, func, literal, or_, select, type_coerce
 
 from api.db import Database
 from api.errors import ApiError
@@ -38,6 +40,8 @@ COLUMNS = ("id", "timestamp", "window_seconds", "metric_type", "source", "geocod
            "validation_passes", "validation_pass_rate", "status", "created_at")
 STREAM_PARTITION = 5000
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}
+# Set only by bench/export.py, to measure the generic row path on PostgreSQL as a baseline.
+ROWS_NOT_COPY = os.environ.get("PIPEWATCH_BENCH_EXPORT_ROW_PATH") == "1"
 
 
 # region The one fetch
@@ -123,6 +127,100 @@ def stream_rows(db: Database, filters: MetricFilters, after: tuple[datetime, int
         result = connection.execution_options(stream_results=True, yield_per=partition).execute(
             metrics_statement(db.dialect, filters, after))
         yield from result.partitions(partition)
+
+# endregion
+
+# region PostgreSQL CSV through COPY
+
+# Every character Python's str.strip() removes (str.isspace): `_csv_field` quotes a source with
+# one at either end, so the SQL rendering trims the very same set.
+PY_WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
+                 "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+COPY_CHUNK_BYTES = 1 << 16
+_COPY_ESCAPES = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
+_COPY_ESCAPED = re.compile(rb"\\(.)", re.S)
+
+
+def _pg_csv_source(column):
+    """`_csv_field` in SQL: '' for NULL; quoted (quotes doubled) if it holds , " CR LF, is empty,
+    or starts/ends with whitespace; else as is."""
+    needs_quotes = or_(column.regexp_match('[,"\r\n]'), column == "",
+                       func.btrim(column, literal(PY_WHITESPACE, String)) != column)
+    return case((column.is_(None), ""),
+                (needs_quotes, '"' + func.replace(column, '"', '""') + '"'),
+                else_=column)
+
+
+def _pg_python_float(column):
+    """repr() of a float8 in SQL: '' for NULL, shortest round-trip digits (extra_float_digits
+    = 1, set for the COPY's transaction), '.0' after integral values as Python writes them."""
+    text = cast(column, String)
+    return case((column.is_(None), ""), (column == func.trunc(column), text + ".0"),
+                else_=text)
+
+
+def copy_csv_statement(filters: MetricFilters, after: tuple[datetime, int] | None = None,
+                       limit: int | None = None) -> Select:
+    """`metrics_statement` (same filters, position, order, limit) selecting one column: each
+    row's CSV line as `csv_chunks` writes it, without the newline."""
+    statement = metrics_statement("postgresql", filters, after, limit)
+    c = statement.selected_columns
+    fields = [cast(c.id, String), c.timestamp, cast(c.window_seconds, String), c.metric_type,
+              _pg_csv_source(c.source), cast(c.geocoding_attempts, String),
+              cast(c.geocoding_successes, String), _pg_python_float(c.geocoding_success_rate),
+              cast(c.validation_attempts, String), cast(c.validation_passes, String),
+              _pg_python_float(c.validation_pass_rate), c.status, c.created_at]
+    return statement.with_only_columns(func.concat_ws(",", *fields).label("line"),
+                                       maintain_column_froms=True)
+
+
+def _compiled_for_psycopg(statement: Select, dialect) -> tuple[str, dict[str, Any]]:
+    """SQL text with psycopg placeholders and its parameters (each through its column type's
+    bind processing). psycopg binds them into the COPY itself, quoting every value by its type:
+    no user input is ever formatted into SQL here."""
+    compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.construct_params()
+    processors = compiled._bind_processors
+    return str(compiled), {name: processors[name](value) if name in processors else value
+                           for name, value in params.items()}
+
+
+def _unescape_copy_text(chunk: bytes) -> bytes:
+    """Undo COPY's text-format escapes (backslash, control characters), which only a source
+    holding them can produce."""
+    if b"\\" not in chunk:
+        return chunk
+    return _COPY_ESCAPED.sub(lambda match: _COPY_ESCAPES.get(match[1], match[1]), chunk)
+
+
+def copy_csv_chunks(db: Database, filters: MetricFilters,
+                    after: tuple[datetime, int] | None = None, limit: int | None = None,
+                    chunk_bytes: int = COPY_CHUNK_BYTES) -> Iterator[bytes]:
+    """The CSV of `csv_chunks`, as UTF-8 chunks of about `chunk_bytes`, from PostgreSQL's COPY.
+
+    The connection comes from the app's pool and goes back when the generator ends or is
+    closed (a client that hangs up): psycopg then cancels the COPY and drains it, and the pool
+    rolls the transaction back (taking the SET LOCALs with it).
+    """
+    sql, params = _compiled_for_psycopg(copy_csv_statement(filters, after, limit),
+                                        db.engine.dialect)
+    with db.engine.connect() as connection:
+        driver = connection.connection.driver_connection
+        with driver.cursor() as cursor:
+            cursor.execute("SET LOCAL extra_float_digits = 1")
+            cursor.execute("SET LOCAL client_encoding = 'UTF8'")
+            with cursor.copy(f"COPY ({sql}) TO STDOUT", params) as copy:
+                yield (",".join(COLUMNS) + "\n").encode()
+                lines: list = []
+                size = 0
+                for line in copy:
+                    lines.append(line)
+                    size += len(line)
+                    if size >= chunk_bytes:
+                        yield _unescape_copy_text(b"".join(lines))
+                        lines, size = [], 0
+                if lines:
+                    yield _unescape_copy_text(b"".join(lines))
 
 # endregion
 
@@ -252,11 +350,11 @@ def _ndjson_line(row_id, timestamp, window, metric_type, source, g_att, g_ok, g_
             f'"created_at":{_string(created_at)}}}\n')
 
 
-def _guarded(chunks: Iterator[str]) -> Iterator[bytes]:
+def _guarded(chunks: Iterator[str | bytes]) -> Iterator[bytes]:
     """Encode chunks; a failure mid-stream is logged (the status line is already sent)."""
     try:
         for chunk in chunks:
-            yield chunk.encode("utf-8")
+            yield chunk if isinstance(chunk, bytes) else chunk.encode("utf-8")
     except Exception:  # noqa: BLE001 - nothing else can be told to the client by now
         log.exception("export stream failed part-way; the client got a truncated file")
         raise
@@ -296,10 +394,13 @@ def _json_page(db: Database, query: ExportQuery, after, key: bytes):
 
 
 def _stream(db: Database, query: ExportQuery, after) -> Response:
-    partitions = stream_rows(db, query.filters, after)
-    if query.limit is not None:
-        partitions = _capped(partitions, query.limit)
-    chunks = csv_chunks(partitions) if query.format == "csv" else ndjson_chunks(partitions)
+    if query.format == "csv" and db.dialect == "postgresql" and not ROWS_NOT_COPY:
+        chunks = copy_csv_chunks(db, query.filters, after, query.limit)
+    else:
+        partitions = stream_rows(db, query.filters, after)
+        if query.limit is not None:
+            partitions = _capped(partitions, query.limit)
+        chunks = csv_chunks(partitions) if query.format == "csv" else ndjson_chunks(partitions)
     stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
     response = Response(_guarded(chunks), mimetype=MEDIA_TYPES[query.format])
     response.headers["Content-Type"] = MEDIA_TYPES[query.format]

@@ -166,3 +166,104 @@ def test_times_render_exactly_as_isoformat_on_both_databases(client, db):
         "2026-11-01T00:00:00.123456Z", "2026-11-01T01:00:00Z", "2026-11-01T02:00:00.000005Z"]
     walked, _ = walk(client, "metric_type=hourly", 1)
     assert [i["timestamp"] for i in walked] == [isoformat(t) for t in stamps]
+
+
+# PostgreSQL streams CSV with COPY (api/export.copy_csv_chunks); it must match the generic path.
+
+TRICKY_SOURCES = [None, "plain", "a,b", 'say "hi"', "line\nbreak", "cr\rhere", "tab\there",
+                  "back\\slash", "\\.", "\\n literally", " lead", "trail ", "\u3000ideo",
+                  "nbsp\xa0", "\x85nel", "", "Ọ̀yọ́ — Lagos, 🇳🇬", "x\x1cy", "\\", '"', ","]
+
+
+@pytest.fixture
+def pg_db(db):
+    if db.dialect != "postgresql":
+        pytest.skip("COPY export is PostgreSQL's; SQLite always takes the generic path")
+    return db
+
+
+def generic_csv(db, filters, after=None, limit=None) -> bytes:
+    from api.export import _capped, csv_chunks, stream_rows
+
+    partitions = stream_rows(db, filters, after)
+    if limit is not None:
+        partitions = _capped(partitions, limit)
+    return "".join(csv_chunks(partitions)).encode()
+
+
+def tricky_rows(db):
+    made = []
+    for i, source in enumerate(TRICKY_SOURCES):
+        moment = T0 + timedelta(minutes=i, microseconds=(i * 7919) % 1_000_000 if i % 2 else 0)
+        made.append(metric(moment, source=source, geo=(10, 10), val=(0, 0)))
+        made.append(metric(moment, source=source, geo=(3, 1), val=(3, 2)))
+        made.append(metric(moment, source=source, geo=(200_000, 1), val=(10, 0)))
+        made.append(metric(moment, source=source, metric_type="source", window_seconds=86400,
+                           geo=(7, 5), val=(1_000_003, 999_999)))
+    return add(db, made)
+
+
+def test_copy_csv_is_byte_for_byte_the_generic_csv(client, pg_db):
+    from api.export import copy_csv_chunks
+    from api.validation import MetricFilters
+
+    tricky_rows(pg_db)
+    filters = MetricFilters()
+    expected = generic_csv(pg_db, filters)
+    assert expected.count(b"\n") > 4 * len(TRICKY_SOURCES)  # header, rows, quoted newlines
+    assert b",5e-06," in expected and b",1.0," in expected and b",0.0," in expected
+    for chunk_bytes in (1, 300, 1 << 16):  # chunk edges never split an escape or a line
+        assert b"".join(copy_csv_chunks(pg_db, filters, chunk_bytes=chunk_bytes)) == expected
+    over_http = client.get("/api/v1/metrics?format=csv").get_data()
+    assert over_http == expected
+    table = list(csv.DictReader(io.StringIO(over_http.decode(), newline="")))
+    assert [row["source"] for row in table[::4]] == [s or "" for s in TRICKY_SOURCES]
+
+
+def test_copy_csv_keeps_filters_cursor_and_limit(client, pg_db):
+    from api.export import copy_csv_chunks
+    from api.validation import MetricFilters
+
+    ids = tricky_rows(pg_db)
+    sources = ("a,b", 'say "hi"', "line\nbreak", " lead", "plain")
+    filters = MetricFilters(start=T0 + timedelta(minutes=2), end=T0 + timedelta(minutes=30),
+                            metric_types=("hourly",), sources=sources)
+    after = (T0 + timedelta(minutes=2), ids[2 * 4 + 1])  # mid-way through one timestamp's rows
+    for position, limit in ((None, None), (after, None), (after, 3), (None, 1)):
+        expected = generic_csv(pg_db, filters, position, limit)
+        assert b"".join(copy_csv_chunks(pg_db, filters, position, limit)) == expected
+    after_rows = list(csv.reader(io.StringIO(generic_csv(pg_db, filters, after).decode(),
+                                             newline="")))[1:]
+    assert [row[4] for row in after_rows] == ["a,b"] + [s for s in sources[1:4]
+                                                        for _ in range(3)]
+    query = {"source": ['say "hi"', "plain"]}
+    page = client.get("/api/v1/metrics", query_string={**query, "limit": 1}).get_json()
+    query.update(cursor=page["next_cursor"], limit=5)
+    over_http = client.get("/api/v1/metrics", query_string={**query, "format": "csv"}).get_data()
+    with_cursor = client.get("/api/v1/metrics", query_string=query).get_json()["items"]
+    assert over_http.count(b"\n") == 1 + len(with_cursor) == 1 + 5
+    assert [int(line.split(b",")[0]) for line in over_http.splitlines()[1:]] == [
+        item["id"] for item in with_cursor]
+
+
+def test_copy_csv_hang_up_returns_the_connection(pg_db):
+    from api.export import copy_csv_chunks
+    from api.validation import MetricFilters
+
+    tricky_rows(pg_db)
+    add(pg_db, [metric(T0 + timedelta(hours=1, seconds=i)) for i in range(3000)])
+    stream = copy_csv_chunks(pg_db, MetricFilters(), chunk_bytes=1)
+    next(stream), next(stream)
+    assert pg_db.engine.pool.checkedout() == 1
+    stream.close()  # what the WSGI server does when the client disconnects
+    assert pg_db.engine.pool.checkedout() == 0
+    with pg_db.engine.connect() as connection:  # the pooled connection is usable again
+        assert connection.exec_driver_sql("SHOW extra_float_digits").scalar() == "1"
+        assert connection.exec_driver_sql("SELECT count(*) FROM data_quality_metrics"
+                                          ).scalar() == 3000 + 4 * len(TRICKY_SOURCES)
+
+
+def test_sql_trims_the_whitespace_python_strips():
+    from api.export import PY_WHITESPACE
+
+    assert set(PY_WHITESPACE) == {ch for ch in map(chr, range(0x110000)) if ch.isspace()}
