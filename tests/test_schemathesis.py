@@ -3,10 +3,15 @@
 The app serves a little demo history (two days, so the reads have rows, alerts and anomalies
 to show) with PIPEWATCH_INGEST_TOKEN set, and `schemathesis run` drives every documented
 HTTP operation through its examples, coverage and fuzzing phases with a fixed seed and a
-bounded number of cases per operation. The run fails on any 5xx, any response that does not
-match its documented status, content type, headers or schema, any request that breaks the
-schema yet is accepted, any method the document does not list that is not a 405 with a true
-Allow header, and any write that works without its token.
+bounded number of cases per operation (deterministic: the same cases every run). The run
+fails on any 5xx, any response that does not match its documented status, content type,
+headers or schema, any request that breaks the schema yet is accepted, any method the
+document does not list that is not a 405 with a true Allow header, and any write that works
+without its token. Both databases; once more on SQLite with PIPEWATCH_READ_TOKEN set, the
+reads carrying it.
+
+To reproduce a failure by hand: serve the app (`python app.py demo`), then run the command
+`run_schemathesis` builds against it; its report prints `st replay` and curl lines per case.
 
 Not checked: `positive_data_acceptance` (every schema-valid request accepted). The API has
 rules no JSON Schema in the document can state: an hourly row covers exactly 3600 s, a rate
@@ -26,11 +31,14 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 from api.seed import seed_demo
+from tests.conftest import BASE_OVERRIDES, ServerThread
 from tests.export_fixtures import TOKEN
 
 SEED = 20261125
+READ_TOKEN = "test-read-token-0123456789"
 MAX_EXAMPLES = 20
 CHECKS = ["not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_headers_conformance", "response_schema_conformance",
@@ -48,14 +56,17 @@ WITH_INPUTS = {"/api/v1/metrics", "/api/v1/scrape-runs", "/api/v1/metrics/series
 @pytest.fixture
 def app(make_app):
     """The app with writes on and two days of demo history (now-relative, like `app.py seed`)."""
-    app = make_app(PIPEWATCH_INGEST_TOKEN=TOKEN, MAX_BODY_BYTES=65536)
+    return seeded(make_app(PIPEWATCH_INGEST_TOKEN=TOKEN, MAX_BODY_BYTES=65536))
+
+
+def seeded(app):
     runtime = app.server.extensions["pipewatch"]
     summary = seed_demo(runtime.db, runtime.config, days=2, seed=7)
     assert summary["metrics"] > 0 and summary["scrape_runs"] > 0
     return app
 
 
-def run_schemathesis(schema_url: str, workdir: Path, *extra: str
+def run_schemathesis(schema_url: str, workdir: Path, token: str = TOKEN
                      ) -> tuple[subprocess.CompletedProcess, list[dict]]:
     """`schemathesis run` on `schema_url`; the process and its NDJSON event stream."""
     events_path = workdir / "events.ndjson"
@@ -68,9 +79,9 @@ def run_schemathesis(schema_url: str, workdir: Path, *extra: str
         "--workers", "1", "--request-timeout", "20", "--continue-on-failure",
         # The WebSocket route is described for people; its own tests use a WebSocket client.
         "--exclude-path", "/api/v1/ws/monitoring/pipeline-status",
-        "--header", f"Authorization: Bearer {TOKEN}",
+        "--header", f"Authorization: Bearer {token}",
         "--report", "ndjson", "--report-ndjson-path", str(events_path),
-        "--no-color", "--output-truncate", "false", *extra]
+        "--no-color", "--output-truncate", "false"]
     # cwd: schemathesis writes its report directory where it runs, not into the checkout.
     process = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=300)
     assert events_path.exists(), process.stdout + process.stderr
@@ -95,3 +106,30 @@ def test_schemathesis_finds_no_failure_on_any_operation(live_server, tmp_path):
     assert _passed_paths(events, "fuzzing") == DOCUMENTED_HTTP, report
     # The coverage phase's boundary and wrong-type values, for every operation with inputs.
     assert WITH_INPUTS <= _passed_paths(events, "coverage"), report
+
+
+@pytest.fixture
+def guarded_server(sqlite_url):
+    """The app with PIPEWATCH_READ_TOKEN set too, on SQLite only (the guard is not SQL)."""
+    from app import create_app
+
+    app = seeded(create_app({**BASE_OVERRIDES, "DATABASE_URL": sqlite_url,
+                             "PIPEWATCH_INGEST_TOKEN": TOKEN,
+                             "PIPEWATCH_READ_TOKEN": READ_TOKEN}))
+    server = ServerThread(app.server).start()
+    yield server
+    server.stop()
+    app.server.extensions["pipewatch"].close()
+
+
+def test_schemathesis_finds_no_failure_behind_the_read_token(guarded_server, tmp_path):
+    """Reads with the read token (writes, holding another token, are documented 401s)."""
+    process, events = run_schemathesis(guarded_server.url + "/api/v1/openapi.json", tmp_path,
+                                       token=READ_TOKEN)
+    report = process.stdout + process.stderr
+    assert process.returncode == 0, report
+    assert _passed_paths(events, "fuzzing") == DOCUMENTED_HTTP, report
+    sources = guarded_server.url + "/api/v1/sources"
+    assert requests.get(sources, timeout=10).status_code == 401
+    answer = requests.get(sources, headers={"Authorization": f"Bearer {READ_TOKEN}"}, timeout=10)
+    assert answer.status_code == 200 and answer.json()["items"]
