@@ -7,6 +7,9 @@ table is downloaded as CSV and as NDJSON with a streaming HTTP client. Reported:
 server worker's peak RSS (VmHWM from /proc, a fresh server per size, so 100 k and 1 M compare).
 Baselines in the same run: the naive export (`pandas.read_sql` of the table, then `to_csv`) in
 its own process, with its peak RSS; and walking the JSON pages (limit=1000) over HTTP.
+On PostgreSQL, CSV is streamed by COPY; the generic row path (server-side cursor + Python
+formatting, what SQLite and NDJSON use) is measured too, in a second server started with
+PIPEWATCH_BENCH_EXPORT_ROW_PATH=1, and both CSVs must be byte for byte the same.
 
 Series: `fetch_series` for 30 days x 8 sources, hour buckets, random windows, p50/p95 over
 `--repeat` queries, beside the naive way (load the window's hourly rows with pandas and
@@ -18,6 +21,7 @@ aggregate there).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import random
 import socket
@@ -152,12 +156,13 @@ def free_port() -> int:
 class Server:
     """The app under gunicorn (one gevent worker), as `python app.py serve` runs it."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, extra_env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         config = load_config({"DATABASE_URL": url, "PORT": self.port, "AUTO_MIGRATE": False,
                               "COLLECTOR_INTERVAL_SECONDS": 0, "SIMULATE": False,
                               "LOG_LEVEL": "WARNING"})
-        env = {**os.environ, **settings_env(config), "PYTHONPATH": str(Path.cwd())}
+        env = {**os.environ, **settings_env(config), "PYTHONPATH": str(Path.cwd()),
+               **(extra_env or {})}
         self.process = subprocess.Popen(gunicorn_command(config), env=env)
         self.base = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 60
@@ -188,16 +193,18 @@ class Server:
 # endregion
 
 
-def download(url: str, params: dict) -> tuple[int, float, int]:
-    """(lines, seconds, bytes) of a streamed download."""
+def download(url: str, params: dict) -> tuple[int, float, int, str]:
+    """(lines, seconds, bytes, sha256) of a streamed download."""
     started = time.perf_counter()
     lines = size = 0
+    digest = hashlib.sha256()
     with requests.get(url, params=params, stream=True, timeout=600) as response:
         response.raise_for_status()
         for chunk in response.iter_content(1 << 20):
             lines += chunk.count(b"\n")
             size += len(chunk)
-    return lines, time.perf_counter() - started, size
+            digest.update(chunk)
+    return lines, time.perf_counter() - started, size, digest.hexdigest()
 
 
 def walk_pages(base: str, max_rows: int) -> tuple[int, float]:
@@ -237,19 +244,36 @@ def export_figures(url: str, count: int, pages_rows: int) -> dict:
         idle = server.memory_mb("VmRSS")
         figures = {"rows": count, "idle_rss_mb": idle}
         for fmt in ("csv", "ndjson"):
-            lines, seconds, size = download(server.base + "/api/v1/metrics", {"format": fmt})
+            lines, seconds, size, digest = download(server.base + "/api/v1/metrics",
+                                                    {"format": fmt})
             data_rows = lines - (1 if fmt == "csv" else 0)
             assert data_rows == count, (fmt, data_rows, count)
             figures[fmt] = {"rows_per_s": count / seconds, "seconds": seconds,
-                            "mb": size / 1e6}
+                            "mb": size / 1e6, "sha256": digest}
         figures["peak_rss_mb"] = server.memory_mb("VmHWM")
         seen, seconds = walk_pages(server.base, pages_rows)
         figures["json_pages"] = {"rows": seen, "rows_per_s": seen / seconds}
     finally:
         server.stop()
+    if url.startswith("postgresql"):
+        figures["csv_row_path"] = row_path_csv(url, count, figures["csv"]["sha256"])
     count_b, seconds_b, peak_b = pandas_baseline(url)
     figures["pandas"] = {"rows_per_s": count_b / seconds_b, "peak_rss_mb": peak_b}
     return figures
+
+
+def row_path_csv(url: str, count: int, copy_digest: str) -> dict:
+    """Baseline on PostgreSQL: the same CSV through the generic row path (no COPY)."""
+    server = Server(url, {"PIPEWATCH_BENCH_EXPORT_ROW_PATH": "1"})
+    try:
+        lines, seconds, size, digest = download(server.base + "/api/v1/metrics",
+                                                {"format": "csv"})
+        assert lines - 1 == count, (lines, count)
+        assert digest == copy_digest, "COPY CSV differs from the row path's CSV"
+        return {"rows_per_s": count / seconds, "seconds": seconds,
+                "peak_rss_mb": server.memory_mb("VmHWM")}
+    finally:
+        server.stop()
 
 
 def series_figures(url: str, repeat: int) -> dict:
@@ -359,6 +383,11 @@ def run_backend(backend: str, pg, workdir: Path, sizes: list[int], series_sizes:
                   f"{f['mb']:7.1f} MB")
         print(f"  server RSS idle {figures['idle_rss_mb']:.0f} MB, "
               f"peak {figures['peak_rss_mb']:.0f} MB")
+        if "csv_row_path" in figures:
+            f = figures["csv_row_path"]
+            print(f"  baseline CSV by the row path (no COPY; same bytes): "
+                  f"{f['rows_per_s']:,.0f} rows/s  {f['seconds']:.1f} s, "
+                  f"peak RSS {f['peak_rss_mb']:.0f} MB")
         print(f"  baseline JSON pages (limit 1000): {figures['json_pages']['rows_per_s']:,.0f} "
               f"rows/s over {figures['json_pages']['rows']:,} rows")
         print(f"  baseline pandas read_sql + to_csv: {figures['pandas']['rows_per_s']:,.0f} "
