@@ -180,7 +180,7 @@ def _compiled_for_psycopg(statement: Select, dialect) -> tuple[str, dict[str, An
     no user input is ever formatted into SQL here."""
     compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
     params = compiled.construct_params()
-    processors = compiled._bind_processors
+    processors = compiled._bind_processors  # what SQLAlchemy's own execute applies (UTCDateTime)
     return str(compiled), {name: processors[name](value) if name in processors else value
                            for name, value in params.items()}
 
