@@ -268,3 +268,28 @@ def test_sql_trims_the_whitespace_python_strips():
     from api.export import PY_WHITESPACE
 
     assert set(PY_WHITESPACE) == {ch for ch in map(chr, range(0x110000)) if ch.isspace()}
+
+
+def test_client_hanging_up_mid_csv_over_http_frees_the_connection(live_server, pg_db):
+    import time
+
+    with pg_db.engine.begin() as connection:  # ~13 MB of CSV: more than socket buffers hold
+        connection.exec_driver_sql(
+            "INSERT INTO data_quality_metrics (timestamp, window_seconds, metric_type, source, "
+            "geocoding_attempts, geocoding_successes, validation_attempts, validation_passes, "
+            "status, created_at) SELECT t, 3600, 'hourly', 'punch', 10, 9, 10, 10, 'healthy', t "
+            "FROM generate_series(1, 100000) AS i, "
+            "LATERAL (SELECT timestamptz '2026-11-01' + i * interval '1 second' AS t) AS s")
+    with requests.get(live_server.url + "/api/v1/metrics", params={"format": "csv"},
+                      stream=True, timeout=10) as response:
+        assert next(response.iter_content(1 << 16)).startswith(b"id,timestamp,")
+        assert pg_db.engine.pool.checkedout() == 1
+    deadline = time.monotonic() + 20
+    while pg_db.engine.pool.checkedout() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pg_db.engine.pool.checkedout() == 0
+    with pg_db.engine.connect() as connection:
+        copying = connection.exec_driver_sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE left(query, 5) = 'COPY ' "
+            "AND state = 'active'").scalar()
+    assert copying == 0  # the server-side COPY was cancelled, not left running
