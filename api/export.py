@@ -170,7 +170,9 @@ def copy_csv_statement(filters: MetricFilters, after: tuple[datetime, int] | Non
               cast(c.geocoding_successes, String), _pg_python_float(c.geocoding_success_rate),
               cast(c.validation_attempts, String), cast(c.validation_passes, String),
               _pg_python_float(c.validation_pass_rate), c.status, c.created_at]
-    return statement.with_only_columns(func.concat_ws(",", *fields).label("line"),
+    separated = [part for field in fields for part in (",", field)][1:]
+    # concat, not concat_ws: a NULL becomes an empty field rather than vanishing with its comma.
+    return statement.with_only_columns(func.concat(*separated).label("line"),
                                        maintain_column_froms=True)
 
 
