@@ -26,7 +26,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
-from sqlalchemy import select
+import threading
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.models import DataQualityMetric as M
@@ -252,16 +254,78 @@ def find_anomalies(session: Session, config: Mapping[str, Any], start: datetime,
     return items
 
 
-def current_anomalies(session: Session, config: Mapping[str, Any],
-                      now: datetime) -> list[dict[str, Any]]:
+CONFIG_KEYS = ("ANOMALY_BASELINE_DAYS", "ANOMALY_MIN_HISTORY_HOURS", "ANOMALY_MIN_ATTEMPTS",
+               "ANOMALY_THRESHOLD")
+
+
+class AnomalyCache:
+    """The last current_anomalies answer of one runtime, keyed by what it was computed from.
+
+    The answer depends only on the newest hourly timestamp at or before `now`, the hourly rows
+    in the window that follows from it, and the CONFIG_KEYS settings. The rows are stood for by
+    a fingerprint (count, id sum/max, sums of the counts and of id-weighted counts, source
+    lengths) read in one aggregate over the (metric_type, timestamp) range: a new, deleted or
+    replaced row changes it (SQLite may reuse a deleted max id, hence the weighted sums).
+    One entry: anomalies change about once an hour. Answers are copied out, never shared.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entry: tuple[Any, list[dict[str, Any]]] | None = None
+
+    def get(self, key: Any) -> list[dict[str, Any]] | None:
+        with self._lock:
+            entry = self._entry
+        if entry is None or entry[0] != key:
+            return None
+        return [dict(item) for item in entry[1]]
+
+    def put(self, key: Any, items: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self._entry = (key, [dict(item) for item in items])
+
+
+def hourly_fingerprint(session: Session, start: datetime, end: datetime) -> tuple:
+    """One aggregate row that changes whenever an hourly row stamped in [start, end] does."""
+    counts = (M.geocoding_attempts, M.geocoding_successes, M.validation_attempts,
+              M.validation_passes)
+    weighted = sum((column * (M.id + factor) for column, factor in zip(counts, (1, 3, 7, 13))),
+                   start=M.id * 0)
+    return tuple(session.connection().execute(select(
+        func.count(), func.max(M.id), func.sum(M.id), func.count(M.source),
+        func.sum(func.length(M.source) * M.id),
+        *(func.sum(column) for column in counts), func.sum(weighted))
+        .where(*of_type("hourly", start, end))).one())
+
+
+def current_anomalies(session: Session, config: Mapping[str, Any], now: datetime,
+                      cache: AnomalyCache | None = None) -> list[dict[str, Any]]:
     """The anomalies of the newest collected hour (per source and kind), each with `since`:
-    the start of its unbroken run of anomalous hours, looking back at most SINCE_HOURS."""
+    the start of its unbroken run of anomalous hours, looking back at most SINCE_HOURS.
+
+    With a `cache` (one per runtime), an unchanged set of hourly rows and settings is answered
+    from it without re-reading the rows: the answer is the same either way."""
     newest = session.scalar(select(M.timestamp).where(
         *of_type("hourly", end=now)).order_by(M.timestamp.desc()).limit(1))
     if newest is None:
         return []
     first = newest - timedelta(hours=SINCE_HOURS)
     span = timedelta(days=config["ANOMALY_BASELINE_DAYS"])
+    key = None
+    if cache is not None:
+        key = (newest, tuple(config[name] for name in CONFIG_KEYS),
+               hourly_fingerprint(session, first - span, newest))
+        cached = cache.get(key)
+        if cached is not None:
+            return cached
+    items = _current(session, config, newest, first, span)
+    if cache is not None:
+        cache.put(key, items)
+    return items
+
+
+def _current(session: Session, config: Mapping[str, Any], newest: datetime, first: datetime,
+             span: timedelta) -> list[dict[str, Any]]:
     rows, collected = load_hourly(session, first - span, newest)
     items = []
     for source, hours in build_series(rows, collected).items():

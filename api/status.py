@@ -12,6 +12,7 @@ counts the computation, and stamps `seq`.
 """
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -52,8 +53,11 @@ def _histories(session: Session, section: Mapping[str, Any],
                    for entry in listed for name in quality.RATES)}
 
 
-def pipeline_status(session: Session, now: datetime, config: Mapping[str, Any]) -> dict[str, Any]:
-    """The status document of DESIGN.md as of `now` (aware UTC), without `seq`."""
+def pipeline_status(session: Session, now: datetime, config: Mapping[str, Any],
+                    cache: anomalies.AnomalyCache | None = None) -> dict[str, Any]:
+    """The status document of DESIGN.md as of `now` (aware UTC), without `seq`.
+
+    `cache` (the runtime's) only saves recomputing unchanged anomalies: same document."""
     if now.tzinfo is None:
         raise ValueError("pipeline_status needs a timezone-aware `now`")
     if session.get_bind().dialect.name == "postgresql":
@@ -63,7 +67,7 @@ def pipeline_status(session: Session, now: datetime, config: Mapping[str, Any]) 
     facts = health.load_facts(session, now)
     scraping = health.health_section(facts, now, config)
     data_quality = quality.quality_section(session, now, config)
-    current = anomalies.current_anomalies(session, config, now)
+    current = anomalies.current_anomalies(session, config, now, cache)
     found = alerts.current_alerts(data_quality, _histories(session, data_quality, config),
                                   facts, current, now, config)
     overall = worst([scraping["status"], data_quality["status"],
@@ -79,9 +83,39 @@ def pipeline_status(session: Session, now: datetime, config: Mapping[str, Any]) 
     }
 
 
+_CACHE_LOCK = threading.Lock()
+
+
+def _cache(runtime) -> anomalies.AnomalyCache:
+    """The runtime's own anomaly cache, kept on the runtime object (several apps share a test
+    process: never one global), so it lives and dies with its app."""
+    with _CACHE_LOCK:
+        cache = getattr(runtime, "anomaly_cache", None)
+        if cache is None:
+            cache = anomalies.AnomalyCache()
+            runtime.anomaly_cache = cache
+        return cache
+
+
+def begin_snapshot(session: Session) -> None:
+    """Make every statement of the status see ONE snapshot of the database.
+
+    PostgreSQL: at READ COMMITTED each statement sees the commits made before it started, so a
+    row committed mid-computation could show in `freshness` but not in `scraping_health`;
+    REPEATABLE READ READ ONLY pins the snapshot at the first query. SQLite: pysqlite issues no
+    BEGIN before a SELECT, so each statement would read its own state; an explicit deferred BEGIN
+    makes them one read transaction (WAL: a reader's snapshot is fixed at its first read).
+    Must be the session's first statement."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+    else:
+        session.connection().exec_driver_sql("BEGIN")
+
+
 def current_status(runtime, now: datetime | None = None, caller: str = "rest") -> dict[str, Any]:
     """The status now, computed in its own session, counted per caller, stamped with `seq`."""
     with runtime.db.session() as session:
-        document = pipeline_status(session, now or utcnow(), runtime.config)
+        begin_snapshot(session)
+        document = pipeline_status(session, now or utcnow(), runtime.config, _cache(runtime))
     runtime.telemetry.status_computations.labels(caller).inc()
     return runtime.sequencer.stamp(document)

@@ -143,3 +143,40 @@ def test_no_hourly_rows_means_no_anomalies(database):
     with database.session() as session:
         assert current_anomalies(session, CONFIG, NOW) == []
         assert find_anomalies(session, CONFIG, NOW - timedelta(days=1), NOW) == []
+
+
+def _cached(database, cache, config=CONFIG):
+    with database.session() as session:
+        cached = current_anomalies(session, config, NOW, cache)
+        fresh = current_anomalies(session, config, NOW)
+    assert cached == fresh  # the cache is invisible except for speed
+    return cached
+
+
+def test_cache_never_serves_stale_anomalies(database):
+    """A new anomalous hour, a replaced row (delete-then-insert, as the collector does; SQLite may
+    reuse the deleted id), an older row and a changed threshold all show in the next answer."""
+    from sqlalchemy import delete
+
+    from api.anomalies import AnomalyCache
+    from api.models import DataQualityMetric as M
+    cache = AnomalyCache()
+    newest = END - HOUR
+    add_metrics(database, hourly_history("vanguard", newest, 7 * 24, geo=(10, 9)))
+    assert _cached(database, cache) == []
+    assert _cached(database, cache) == []  # served from the cache
+    add_metrics(database, [metric(END, source="vanguard", geo=(10, 1)), metric(END, geo=(10, 1))])
+    found = _cached(database, cache)
+    assert [(item["source"], item["kind"]) for item in found] == [
+        ("vanguard", "geocoding_success_rate")]
+    with database.session() as session:  # the newest hour recomputed: now a normal hour
+        session.execute(delete(M).where(M.metric_type == "hourly", M.timestamp == END))
+    add_metrics(database, [metric(END, source="vanguard", geo=(10, 9)), metric(END, geo=(10, 9))])
+    assert _cached(database, cache) == []
+    with database.session() as session:  # and back to bad, same number of rows again
+        session.execute(delete(M).where(M.metric_type == "hourly", M.timestamp == END))
+    add_metrics(database, [metric(END, source="vanguard", geo=(10, 1)), metric(END, geo=(10, 1))])
+    assert len(_cached(database, cache)) == 1
+    lenient = {**CONFIG, "ANOMALY_THRESHOLD": 1000.0}
+    assert _cached(database, cache, lenient) == []
+    assert len(_cached(database, cache)) == 1

@@ -153,3 +153,19 @@ def test_rest_returns_the_document_with_seq(client, runtime):
     assert [s["status"] for s in changed["scraping_health"]["sources"]] == ["healthy"]
     assert runtime.telemetry.registry.get_sample_value(
         "pipewatch_status_computations_total", {"caller": "rest"}) == 3
+
+
+def test_status_reads_one_snapshot(database):
+    """A row committed while a status computation runs is invisible to the rest of it, so the
+    document cannot show it in `freshness` but not in `scraping_health` (PostgreSQL READ
+    COMMITTED would; SQLite without an explicit BEGIN would too)."""
+    from api.status import begin_snapshot, freshness
+    from tests.status_fixtures import add_metrics, metric
+    add_metrics(database, [metric(NOW - 2 * HOUR)])
+    with database.session() as session:
+        begin_snapshot(session)
+        before = freshness(session)
+        add_metrics(database, [metric(NOW - HOUR)])  # another connection commits
+        assert freshness(session) == before
+    with database.session() as session:
+        assert freshness(session) != before
