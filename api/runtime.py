@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from flask import Flask, current_app
 
+from api.anomalies import AnomalyCache
 from api.db import Database
 from api.sequence import Sequencer
 from api.telemetry import Telemetry
@@ -25,6 +26,8 @@ class Runtime:
     db: Database
     sequencer: Sequencer = field(default_factory=Sequencer)
     telemetry: Telemetry = field(default_factory=Telemetry)
+    # The newest hour's anomalies, recomputed only when the hourly rows or settings change.
+    anomaly_cache: AnomalyCache = field(default_factory=AnomalyCache)
     # Called after every in-process commit that changes what the status shows; the hub
     # (api/hub.py) registers itself here. Kept as a list so writers need not know the hub.
     change_listeners: list[Callable[[], None]] = field(default_factory=list)

@@ -12,7 +12,6 @@ counts the computation, and stamps `seq`.
 """
 from __future__ import annotations
 
-import threading
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -83,20 +82,6 @@ def pipeline_status(session: Session, now: datetime, config: Mapping[str, Any],
     }
 
 
-_CACHE_LOCK = threading.Lock()
-
-
-def _cache(runtime) -> anomalies.AnomalyCache:
-    """The runtime's own anomaly cache, kept on the runtime object (several apps share a test
-    process: never one global), so it lives and dies with its app."""
-    with _CACHE_LOCK:
-        cache = getattr(runtime, "anomaly_cache", None)
-        if cache is None:
-            cache = anomalies.AnomalyCache()
-            runtime.anomaly_cache = cache
-        return cache
-
-
 def begin_snapshot(session: Session) -> None:
     """Make every statement of the status see ONE snapshot of the database.
 
@@ -116,6 +101,6 @@ def current_status(runtime, now: datetime | None = None, caller: str = "rest") -
     """The status now, computed in its own session, counted per caller, stamped with `seq`."""
     with runtime.db.session() as session:
         begin_snapshot(session)
-        document = pipeline_status(session, now or utcnow(), runtime.config, _cache(runtime))
+        document = pipeline_status(session, now or utcnow(), runtime.config, runtime.anomaly_cache)
     runtime.telemetry.status_computations.labels(caller).inc()
     return runtime.sequencer.stamp(document)
