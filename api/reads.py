@@ -120,28 +120,28 @@ def _without_source(item: dict[str, Any] | None) -> dict[str, Any] | None:
     return None if item is None else {k: v for k, v in item.items() if k != "source"}
 
 
+def _current_and_history(part: str, history) -> Any:
+    """The status's `part` open now (`current`) and `history(session, config, start, end,
+    sources)` over the requested range (`items`): the one shape of /alerts and /anomalies."""
+    start, end, sources = time_range(DEFAULT_RECENT_DAYS, MAX_HISTORY_DAYS)
+    runtime = get_runtime()
+    status = current_status(runtime, caller=part)
+    with runtime.db.session() as session:
+        items = history(session, runtime.config, start, end, sources or None)
+    return jsonify({"start": isoformat(start), "end": isoformat(end), "sources": sources or None,
+                    "current": _only(status[part], sources), "items": items})
+
+
 @bp.get("/api/v1/alerts")
 def alerts_route():
     """Alerts open now (`current`) and every alert period overlapping the range (`items`)."""
-    start, end, sources = time_range(DEFAULT_RECENT_DAYS, MAX_HISTORY_DAYS)
-    runtime = get_runtime()
-    status = current_status(runtime, caller="alerts")
-    with runtime.db.session() as session:
-        periods = alert_periods(session, runtime.config, start, end, sources or None)
-    return jsonify({"start": isoformat(start), "end": isoformat(end), "sources": sources or None,
-                    "current": _only(status["alerts"], sources), "items": periods})
+    return _current_and_history("alerts", alert_periods)
 
 
 @bp.get("/api/v1/anomalies")
 def anomalies_route():
     """Anomalies of the newest hour (`current`) and every anomalous hour in the range (`items`)."""
-    start, end, sources = time_range(DEFAULT_RECENT_DAYS, MAX_HISTORY_DAYS)
-    runtime = get_runtime()
-    status = current_status(runtime, caller="anomalies")
-    with runtime.db.session() as session:
-        found = find_anomalies(session, runtime.config, start, end, sources or None)
-    return jsonify({"start": isoformat(start), "end": isoformat(end), "sources": sources or None,
-                    "current": _only(status["anomalies"], sources), "items": found})
+    return _current_and_history("anomalies", find_anomalies)
 
 
 @bp.before_request
