@@ -67,24 +67,35 @@ def database(db_url: str) -> Iterator[Database]:
     db.dispose()
 
 
-@pytest.fixture
-def make_app(db_url: str) -> Iterator[Callable[..., Any]]:
-    """Build apps on the test's database: `make_app(PIPEWATCH_INGEST_TOKEN="t")`.
+def _app_builder(url: str) -> Iterator[Callable[..., Any]]:
+    """Build apps on `url`: `build(PIPEWATCH_INGEST_TOKEN="t")`; every app built is closed after.
 
-    Background workers are off unless a test turns them on; every app built is closed after.
+    Background workers are off unless a test turns them on.
     """
     from app import create_app
 
     built = []
 
     def build(**overrides: Any):
-        app = create_app({**BASE_OVERRIDES, "DATABASE_URL": db_url, **overrides})
+        app = create_app({**BASE_OVERRIDES, "DATABASE_URL": url, **overrides})
         built.append(app)
         return app
 
     yield build
     for app in built:
         app.server.extensions["pipewatch"].close()
+
+
+@pytest.fixture
+def make_app(db_url: str) -> Iterator[Callable[..., Any]]:
+    """Apps on the test's database (both backends)."""
+    yield from _app_builder(db_url)
+
+
+@pytest.fixture
+def make_sqlite_app(sqlite_url: str) -> Iterator[Callable[..., Any]]:
+    """Apps on a SQLite file only, for tests whose subject does not depend on the backend."""
+    yield from _app_builder(sqlite_url)
 
 
 @pytest.fixture

@@ -9,26 +9,15 @@ import time
 import pytest
 
 from api.hub import Close, Mailbox
-from app import create_app
-from tests.conftest import BASE_OVERRIDES
 from tests.live_fixtures import STATUS_PATH, insert_scrape_run, without_timestamp
 
 UNREACHABLE = "postgresql+psycopg://pipewatch:hunter2@127.0.0.1:9/pipewatch"
 
 
 @pytest.fixture
-def build(sqlite_url):
+def build(make_sqlite_app):
     """Apps on one SQLite file (the hub does not depend on the backend; the feed tests do)."""
-    apps = []
-
-    def make(**overrides):
-        app = create_app({**BASE_OVERRIDES, "DATABASE_URL": sqlite_url, **overrides})
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        app.server.extensions["pipewatch"].close()
+    return make_sqlite_app
 
 
 def parts(app):
