@@ -21,17 +21,18 @@ Pure rules (`robust_score`, `judge`, `scan`) are separate from the one query (`l
 from __future__ import annotations
 
 import math
+import threading
 from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
-
-import threading
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.models import DataQualityMetric as M
+from api.models import time_param
 from api.quality import of_type
 from api.timeutil import HOUR, isoformat
 
@@ -285,17 +286,28 @@ class AnomalyCache:
             self._entry = (key, [dict(item) for item in items])
 
 
-def hourly_fingerprint(session: Session, start: datetime, end: datetime) -> tuple:
-    """One aggregate row that changes whenever an hourly row stamped in [start, end] does."""
+@cache
+def _hourly_fingerprint_statement():
     counts = (M.geocoding_attempts, M.geocoding_successes, M.validation_attempts,
               M.validation_passes)
     weighted = sum((column * (M.id + factor) for column, factor in zip(counts, (1, 3, 7, 13))),
                    start=M.id * 0)
-    return tuple(session.connection().execute(select(
-        func.count(), func.max(M.id), func.sum(M.id), func.count(M.source),
-        func.sum(func.length(M.source) * M.id),
-        *(func.sum(column) for column in counts), func.sum(weighted))
-        .where(*of_type("hourly", start, end))).one())
+    return (select(func.count(), func.max(M.id), func.sum(M.id), func.count(M.source),
+                   func.sum(func.length(M.source) * M.id),
+                   *(func.sum(column) for column in counts), func.sum(weighted))
+            .where(*of_type("hourly", time_param("start"), time_param("end"))))
+
+
+def hourly_fingerprint(session: Session, start: datetime, end: datetime) -> tuple:
+    """One aggregate row that changes whenever an hourly row stamped in [start, end] does."""
+    return tuple(session.connection().execute(_hourly_fingerprint_statement(),
+                                              {"start": start, "end": end}).one())
+
+
+@cache
+def _newest_hour_statement():
+    return (select(M.timestamp).where(*of_type("hourly", end=time_param("now")))
+            .order_by(M.timestamp.desc()).limit(1))
 
 
 def current_anomalies(session: Session, config: Mapping[str, Any], now: datetime,
@@ -305,8 +317,7 @@ def current_anomalies(session: Session, config: Mapping[str, Any], now: datetime
 
     With a `cache` (one per runtime), an unchanged set of hourly rows and settings is answered
     from it without re-reading the rows: the answer is the same either way."""
-    newest = session.scalar(select(M.timestamp).where(
-        *of_type("hourly", end=now)).order_by(M.timestamp.desc()).limit(1))
+    newest = session.connection().execute(_newest_hour_statement(), {"now": now}).scalar()
     if newest is None:
         return []
     first = newest - timedelta(hours=SINCE_HOURS)

@@ -12,13 +12,14 @@ finished (the data arrived then), or when it started if it has no finish time.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from sqlalchemy import asc, case, desc, func, literal, select, tuple_
+from sqlalchemy import asc, bindparam, case, desc, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from api.models import ScrapeRun, UTCDateTime
+from api.models import ScrapeRun, as_time, time_param
 from api.thresholds import staleness_status, worst
 from api.timeutil import DAY, isoformat
 
@@ -75,6 +76,10 @@ def health_section(facts: list[SourceFacts], now: datetime,
 
 
 # region queries
+# Statements are built once (functools.cache) with their times and source as parameters: the
+# status runs them on every change, and building and re-keying them cost more than running them.
+
+
 def _source_skip_scan():
     """Distinct sources by a recursive CTE: one (source, started_at) index seek per source."""
     inner = RUNS.alias("inner_runs")
@@ -84,9 +89,9 @@ def _source_skip_scan():
     return names.union_all(select(following).where(names.c.source.is_not(None)))
 
 
-def _newest(column, sources, start: datetime, end: datetime, *conditions, oldest: bool = False):
+def _newest(column, sources, *conditions, oldest: bool = False):
     """A correlated LIMIT 1 seek: `column` of the source's newest (or oldest) matching run
-    started in [start, end].
+    started in [:since, :now].
 
     The scan stays within this source's own runs (see _own_runs). With plain `started_at`
     bounds only, PostgreSQL walked the started_at index backwards through every other source's
@@ -96,43 +101,58 @@ def _newest(column, sources, start: datetime, end: datetime, *conditions, oldest
     direction = asc if oldest else desc
     column = column(runs) if callable(column) else runs.c[column]
     return (select(column)
-            .where(*_own_runs(runs, sources.c.source, start, end),
+            .where(*_own_runs(runs, sources.c.source, time_param("since"), time_param("now")),
                    *(condition(runs) for condition in conditions))
             .order_by(direction(runs.c.source), direction(runs.c.started_at))
             .limit(1).scalar_subquery())
 
 
-def _own_runs(runs, source, start: datetime, end: datetime) -> tuple:
+def _own_runs(runs, source, start, end) -> tuple:
     """`source`'s runs started in [start, end], said twice: plainly (SQLite seeks the
     (source, started_at) index with it) and as row values (which keep PostgreSQL on that index
     rather than the started_at one)."""
     key = tuple_(runs.c.source, runs.c.started_at)
-    low, high = literal(start, UTCDateTime()), literal(end, UTCDateTime())
+    low, high = as_time(start), as_time(end)
     return (runs.c.source == source, runs.c.started_at >= low, runs.c.started_at <= high,
             key >= tuple_(source, low), key <= tuple_(source, high))
+
+
+@cache
+def _newest_runs_statement():
+    """Per source with a run in [:since, :now]: its newest run's time and status, its newest
+    success's time, its newest non-failed run's time, and its oldest run's time."""
+    names = _source_skip_scan()
+    success_time = lambda runs: func.coalesce(runs.c.finished_at, runs.c.started_at)  # noqa: E731
+    return select(
+        names.c.source,
+        _newest("started_at", names).label("last_run_at"),
+        _newest("status", names).label("last_run_status"),
+        _newest(success_time, names, lambda runs: runs.c.status == "success")
+        .label("last_success_at"),
+        _newest("started_at", names, lambda runs: runs.c.status != "failed").label("last_ok_at"),
+        _newest("started_at", names, oldest=True).label("first_run_at"),
+    ).where(names.c.source.is_not(None))
+
+
+@cache
+def _day_counts_statement():
+    """Runs, failures and new items per source among the runs started in [:since, :now]."""
+    return (select(RUNS.c.source, func.count().label("runs"),
+                   func.sum(case((RUNS.c.status == "failed", 1), else_=0)).label("failures"),
+                   func.sum(RUNS.c.items_new).label("items"))
+            .where(RUNS.c.started_at >= time_param("since"),
+                   RUNS.c.started_at <= time_param("now"))
+            .group_by(RUNS.c.source))
 
 
 def load_facts(session: Session, now: datetime) -> list[SourceFacts]:
     """Every source with a run in the last LOOKBACK, and its facts as of `now`."""
     since, day_ago = now - LOOKBACK, now - DAY
-    names = _source_skip_scan()
-    success_time = lambda runs: func.coalesce(runs.c.finished_at, runs.c.started_at)  # noqa: E731
-    newest_rows = session.execute(select(
-        names.c.source,
-        _newest("started_at", names, since, now).label("last_run_at"),
-        _newest("status", names, since, now).label("last_run_status"),
-        _newest(success_time, names, since, now,
-                lambda runs: runs.c.status == "success").label("last_success_at"),
-        _newest("started_at", names, since, now,
-                lambda runs: runs.c.status != "failed").label("last_ok_at"),
-        _newest("started_at", names, since, now, oldest=True).label("first_run_at"),
-    ).where(names.c.source.is_not(None))).all()
-    counts = {row.source: row for row in session.execute(
-        select(RUNS.c.source, func.count().label("runs"),
-               func.sum(case((RUNS.c.status == "failed", 1), else_=0)).label("failures"),
-               func.sum(RUNS.c.items_new).label("items"))
-        .where(RUNS.c.started_at >= day_ago, RUNS.c.started_at <= now)
-        .group_by(RUNS.c.source))}
+    connection = session.connection()  # Core rows: no ORM result machinery
+    newest_rows = connection.execute(_newest_runs_statement(),
+                                     {"since": since, "now": now}).all()
+    counts = {row.source: row for row in connection.execute(
+        _day_counts_statement(), {"since": day_ago, "now": now})}
     facts = []
     for row in newest_rows:
         if row.last_run_at is None:
@@ -154,22 +174,34 @@ def load_facts(session: Session, now: datetime) -> list[SourceFacts]:
     return facts
 
 
+@cache
+def _last_error_statement():
+    return (select(RUNS.c.error)
+            .where(*_own_runs(RUNS, bindparam("source"), time_param("since"), time_param("now")),
+                   RUNS.c.status == "failed")
+            .order_by(RUNS.c.source.desc(), RUNS.c.started_at.desc()).limit(1))
+
+
 def _last_error(session: Session, source: str, start: datetime, end: datetime) -> str | None:
     """The error of the source's newest failed run started in [start, end] (asked only for
     sources that had failures: a healthy busy source would be read in full for nothing)."""
-    return session.scalar(
-        select(RUNS.c.error)
-        .where(*_own_runs(RUNS, literal(source), start, end), RUNS.c.status == "failed")
-        .order_by(RUNS.c.source.desc(), RUNS.c.started_at.desc()).limit(1))
+    return session.connection().execute(
+        _last_error_statement(), {"source": source, "since": start, "now": end}).scalar()
+
+
+@cache
+def _failed_streak_statement():
+    after = time_param("after")
+    return (select(func.count(), func.min(RUNS.c.started_at))
+            .where(*_own_runs(RUNS, bindparam("source"), after, time_param("now")),
+                   RUNS.c.started_at != after))
 
 
 def _failed_streak(session: Session, source: str, after: datetime,
                    now: datetime) -> tuple[int, datetime | None]:
     """(runs, first started_at) of the source's runs after its newest non-failed one."""
-    count, first = session.execute(
-        select(func.count(), func.min(RUNS.c.started_at))
-        .where(*_own_runs(RUNS, literal(source), after, now), RUNS.c.started_at != after)
-    ).one()
+    count, first = session.connection().execute(
+        _failed_streak_statement(), {"source": source, "after": after, "now": now}).one()
     return int(count), first
 
 

@@ -21,7 +21,10 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    bindparam,
+    literal,
 )
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from api.timeutil import UTC
@@ -66,6 +69,19 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def time_param(name: str) -> BindParameter:
+    """A UTC time named in a statement and bound when it runs.
+
+    What lets a statement be built once and reused: SQLAlchemy then neither rebuilds it nor
+    recomputes its cache key (about 1 ms per statement on the status's hot path)."""
+    return bindparam(name, type_=UTCDateTime())
+
+
+def as_time(value: datetime | BindParameter) -> ColumnElement:
+    """A time bound for a statement: a datetime as a bound literal, a time_param as it is."""
+    return value if isinstance(value, BindParameter) else literal(value, UTCDateTime())
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:

@@ -13,6 +13,7 @@ rates, counts and statuses shown can never disagree with each other.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, Iterable, Mapping
 
 from sqlalchemy import and_, case, func, literal, select, tuple_
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from api.models import Conflict
 from api.models import DataQualityMetric as M
-from api.models import UTCDateTime
+from api.models import as_time, time_param
 from api.thresholds import quality_status, rate
 from api.timeutil import isoformat
 
@@ -55,19 +56,23 @@ def quality_entry(counts: Mapping[str, int], config: Mapping[str, Any]) -> dict[
 
 
 # region queries
-def of_type(metric_type: str, start: datetime | None = None, end: datetime | None = None) -> tuple:
-    """Rows of `metric_type` stamped in [start, end], said twice: plainly (SQLite seeks the
-    (metric_type, timestamp) index with it) and as row values, which only that index can
-    serve, so PostgreSQL cannot prefer walking the timestamp index through other types' rows
-    (it did for the newest `aggregate` row: harmless while aggregates are frequent, a long walk
-    once only hourly rows arrive)."""
+# The status's statements are built once (functools.cache) with their times as parameters:
+# building and re-keying them cost more than running them.
+
+
+def of_type(metric_type: str, start=None, end=None) -> tuple:
+    """Rows of `metric_type` stamped in [start, end] (datetimes, or api.models.time_param),
+    said twice: plainly (SQLite seeks the (metric_type, timestamp) index with it) and as row
+    values, which only that index can serve, so PostgreSQL cannot prefer walking the timestamp
+    index through other types' rows (it did for the newest `aggregate` row: harmless while
+    aggregates are frequent, a long walk once only hourly rows arrive)."""
     key, kind = tuple_(M.metric_type, M.timestamp), literal(metric_type)
     conditions = [M.metric_type == metric_type]
     if start is not None:
-        low = literal(start, UTCDateTime())
+        low = as_time(start)
         conditions += [M.timestamp >= low, key >= tuple_(kind, low)]
     if end is not None:
-        high = literal(end, UTCDateTime())
+        high = as_time(end)
         conditions += [M.timestamp <= high, key <= tuple_(kind, high)]
     return tuple(conditions)
 
@@ -85,40 +90,62 @@ def attempt_counts():
             total(val == "passed").label("validation_passes"))
 
 
+@cache
+def _newest_aggregate_statement():
+    return (select(M.timestamp, *(getattr(M, name) for name in COUNTS))
+            .where(*of_type("aggregate", end=time_param("now")))
+            .order_by(M.timestamp.desc()).limit(1))
+
+
 def newest_aggregate(session: Session, now: datetime):
     """The newest `aggregate` row at or before `now` (index seek), or None."""
-    return session.execute(
-        select(M.timestamp, *(getattr(M, name) for name in COUNTS))
-        .where(*of_type("aggregate", end=now))
-        .order_by(M.timestamp.desc()).limit(1)).first()
+    return session.connection().execute(_newest_aggregate_statement(), {"now": now}).first()
+
+
+@cache
+def _newest_source_rows_statement():
+    window = of_type("source", time_param("start"), time_param("end"))
+    latest = (select(M.source, func.max(M.timestamp).label("stamp")).where(*window)
+              .group_by(M.source).subquery())
+    return (select(M.source, M.timestamp, *(getattr(M, name) for name in COUNTS))
+            .join(latest, and_(M.source == latest.c.source, M.timestamp == latest.c.stamp))
+            .where(*window))
 
 
 def newest_source_rows(session: Session, newest: datetime) -> list[Any]:
     """Each source's newest `source` row stamped in [newest - BY_SOURCE_LOOKBACK, newest]."""
-    window = of_type("source", newest - BY_SOURCE_LOOKBACK, newest)
-    latest = (select(M.source, func.max(M.timestamp).label("stamp")).where(*window)
-              .group_by(M.source).subquery())
-    return session.execute(
-        select(M.source, M.timestamp, *(getattr(M, name) for name in COUNTS))
-        .join(latest, and_(M.source == latest.c.source, M.timestamp == latest.c.stamp))
-        .where(*window)).all()
+    return session.connection().execute(
+        _newest_source_rows_statement(),
+        {"start": newest - BY_SOURCE_LOOKBACK, "end": newest}).all()
+
+
+@cache
+def _conflict_counts_statement():
+    return (select(Conflict.source, func.max(Conflict.scraped_at).label("newest"),
+                   *attempt_counts())
+            .where(Conflict.scraped_at > time_param("start"),
+                   Conflict.scraped_at <= time_param("end"))
+            .group_by(Conflict.source))
 
 
 def conflict_counts(session: Session, start: datetime, end: datetime) -> list[Any]:
     """Per-source counts (and newest scraped_at) of conflicts scraped in (start, end]."""
-    return session.execute(
-        select(Conflict.source, func.max(Conflict.scraped_at).label("newest"), *attempt_counts())
-        .where(Conflict.scraped_at > start, Conflict.scraped_at <= end)
-        .group_by(Conflict.source)).all()
+    return session.connection().execute(_conflict_counts_statement(),
+                                        {"start": start, "end": end}).all()
+
+
+@cache
+def _recent_history_statement(metric_type: str, limit: int):
+    return (select(M.source, M.timestamp, *(getattr(M, name) for name in COUNTS))
+            .where(*of_type(metric_type, end=time_param("newest")))
+            .order_by(M.timestamp.desc()).limit(limit))
 
 
 def recent_history(session: Session, metric_type: str, newest: datetime,
                    limit: int = HISTORY_ROWS) -> list[Any]:
     """The newest `limit` rows of `metric_type` (newest first), for since-when questions."""
     return session.connection().execute(  # Core rows: no ORM loading overhead
-        select(M.source, M.timestamp, *(getattr(M, name) for name in COUNTS))
-        .where(*of_type(metric_type, end=newest))
-        .order_by(M.timestamp.desc()).limit(limit)).all()
+        _recent_history_statement(metric_type, limit), {"newest": newest}).all()
 # endregion
 
 

@@ -13,6 +13,7 @@ counts the computation, and stamps `seq`.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any, Mapping
 
 from sqlalchemy import func, select, text
@@ -26,14 +27,19 @@ from api.timeutil import isoformat, parse_iso, utcnow
 ANOMALY_KEYS = ("kind", "source", "detected_at", "value", "baseline", "score", "severity")
 
 
-def freshness(session: Session) -> dict[str, str | None]:
-    """The newest time in each table, in one round trip of four index-backed MAX()es."""
-    newest = session.execute(select(
+@cache
+def _freshness_statement():
+    return select(
         select(func.max(Conflict.scraped_at)).scalar_subquery(),
         select(func.max(DataQualityMetric.timestamp)).scalar_subquery(),
         select(func.max(ScrapeRun.started_at)).scalar_subquery(),
         select(func.max(Forecast.created_at)).scalar_subquery(),
-    )).one()
+    )
+
+
+def freshness(session: Session) -> dict[str, str | None]:
+    """The newest time in each table, in one round trip of four index-backed MAX()es."""
+    newest = session.connection().execute(_freshness_statement()).one()
     names = ("latest_conflict_at", "latest_metric_at", "latest_scrape_at", "latest_forecast_at")
     return {name: isoformat(value) for name, value in zip(names, newest)}
 
