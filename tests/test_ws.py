@@ -4,12 +4,16 @@ ping, size cap, abrupt disconnects and a stalled reader. The read token is check
 in-process server (it is refused before any upgrade, so the server kind does not matter)."""
 from __future__ import annotations
 
+import json
 import socket
 import struct
 
 import pytest
 import requests
 import websocket
+from wsproto.frame_protocol import FrameProtocol
+
+from api.ws import text_frame
 
 from tests.live_fixtures import (WS_PATH, ProductionServer, close_frame, connect,
                                  insert_scrape_run, recv_status, recv_until, shows_source,
@@ -89,6 +93,34 @@ def test_ping_gets_pong_other_text_is_ignored_and_big_frames_close_1009(server, 
     ws.send("x" * 2000)
     code, _ = close_frame(ws)
     assert code == 1009
+
+
+def test_protocol_pings_amid_pushes_get_pongs_and_every_frame_is_whole(server, clients):
+    """Two writers share a socket (the handler's pushes, simple-websocket's pongs): their frames
+    must never interleave, and the pushed frames (built once, for every socket) must parse."""
+    ws = clients()
+    seq = recv_status(ws)["seq"]
+    for round_ in range(30):
+        ws.ping(f"p{round_}")
+        server.ingest_scrape_run()
+    ws.settimeout(15)
+    pongs, newest = set(), seq
+    while len(pongs) < 30 or newest < server.status()["seq"]:
+        opcode, frame = ws.recv_data_frame(control_frame=True)
+        if opcode == websocket.ABNF.OPCODE_PONG:
+            pongs.add(frame.data.decode())
+        else:
+            assert opcode == websocket.ABNF.OPCODE_TEXT
+            newest = max(newest, json.loads(frame.data)["seq"])
+    assert pongs == {f"p{round_}" for round_ in range(30)}
+    assert newest > seq
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 200_000])
+def test_a_status_frame_is_the_frame_wsproto_would_send(size):
+    payload = "é" * (size // 2) + "x" * (size % 2)  # multi-byte text: the length is in bytes
+    assert text_frame(payload.encode()) == FrameProtocol(client=False, extensions=[]).send_data(
+        payload, fin=True)
 
 
 def recv_until_text(ws, text: str) -> bool:
