@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cache
 from datetime import datetime, timedelta
 from typing import Any, Callable, Sequence
 
@@ -26,11 +27,11 @@ from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
 
 from api.errors import ApiError
-from api.export import metrics_statement, row_dict
+from api.export import row_dict, stored_rows_statement
 from api.models import DataQualityMetric, IdempotencyKey, ScrapeRun
 from api.runtime import Runtime, get_runtime
 from api.timeutil import isoformat, utcnow
-from api.validation import (Invalid, MalformedJSON, MetricFilters, Unauthorized, check_bearer,
+from api.validation import (Invalid, MalformedJSON, Unauthorized, check_bearer,
                             check_body, check_metric, check_scrape_run, parse_json)
 
 bp = Blueprint("pipewatch_ingest", __name__)
@@ -151,12 +152,15 @@ def _write(runtime: Runtime, rows: list[dict], write: Callable,
     return Response(payload, status=201, mimetype="application/json")
 
 
-def _insert(session, model, columns: Sequence[str], rows: list[dict]) -> list[Sequence[Any]]:
+@cache
+def _insert_statement(table, columns: tuple[str, ...]):
+    return insert(table).returning(*(table.c[name] for name in columns),
+                                   sort_by_parameter_order=True)
+
+
+def _insert(session, model, columns: tuple[str, ...], rows: list[dict]) -> list[Sequence[Any]]:
     """One multi-row INSERT ... RETURNING, in the caller's transaction, in the body's order."""
-    table = model.__table__
-    statement = insert(table).returning(*(table.c[name] for name in columns),
-                                        sort_by_parameter_order=True)
-    return session.execute(statement, rows).all()
+    return session.execute(_insert_statement(model.__table__, columns), rows).all()
 
 
 def _write_metrics(session, rows: list[dict]) -> list[dict]:
@@ -167,7 +171,7 @@ def _write_metrics(session, rows: list[dict]) -> list[dict]:
                                      [{**row, "created_at": created} for row in rows])]
     dialect = session.get_bind().dialect.name
     stored = {row[0]: row_dict(row)
-              for row in session.execute(metrics_statement(dialect, MetricFilters(), ids=ids))}
+              for row in session.execute(stored_rows_statement(dialect), {"ids": ids})}
     return [stored[row_id] for row_id in ids]
 
 
