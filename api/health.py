@@ -89,9 +89,9 @@ def _source_skip_scan():
     return names.union_all(select(following).where(names.c.source.is_not(None)))
 
 
-def _newest(column, sources, *conditions, oldest: bool = False):
+def _newest(column, sources, *conditions, oldest: bool = False, start: str = "since"):
     """A correlated LIMIT 1 seek: `column` of the source's newest (or oldest) matching run
-    started in [:since, :now].
+    started in [:since (or the `start` parameter), :now].
 
     The scan stays within this source's own runs (see _own_runs). With plain `started_at`
     bounds only, PostgreSQL walked the started_at index backwards through every other source's
@@ -101,7 +101,7 @@ def _newest(column, sources, *conditions, oldest: bool = False):
     direction = asc if oldest else desc
     column = column(runs) if callable(column) else runs.c[column]
     return (select(column)
-            .where(*_own_runs(runs, sources.c.source, time_param("since"), time_param("now")),
+            .where(*_own_runs(runs, sources.c.source, time_param(start), time_param("now")),
                    *(condition(runs) for condition in conditions))
             .order_by(direction(runs.c.source), direction(runs.c.started_at))
             .limit(1).scalar_subquery())
@@ -118,12 +118,21 @@ def _own_runs(runs, source, start, end) -> tuple:
 
 
 @cache
-def _newest_runs_statement():
+def _facts_statement():
     """Per source with a run in [:since, :now]: its newest run's time and status, its newest
-    success's time, its newest non-failed run's time, and its oldest run's time."""
+    success's time, its newest non-failed run's time, its oldest run's time, its runs, failures
+    and new items among the runs started in [:day_ago, :now], and the newest of those failures'
+    error. One round trip. The error is sought only for sources with failures (CASE evaluates
+    its subquery only then): a healthy busy source's day would be read in full for nothing."""
     names = _source_skip_scan()
     success_time = lambda runs: func.coalesce(runs.c.finished_at, runs.c.started_at)  # noqa: E731
-    return select(
+    day = (select(RUNS.c.source, func.count().label("runs"),
+                  func.sum(case((RUNS.c.status == "failed", 1), else_=0)).label("failures"),
+                  func.sum(RUNS.c.items_new).label("items"))
+           .where(RUNS.c.started_at >= time_param("day_ago"),
+                  RUNS.c.started_at <= time_param("now"))
+           .group_by(RUNS.c.source).subquery("day"))
+    return (select(
         names.c.source,
         _newest("started_at", names).label("last_run_at"),
         _newest("status", names).label("last_run_status"),
@@ -131,35 +140,25 @@ def _newest_runs_statement():
         .label("last_success_at"),
         _newest("started_at", names, lambda runs: runs.c.status != "failed").label("last_ok_at"),
         _newest("started_at", names, oldest=True).label("first_run_at"),
-    ).where(names.c.source.is_not(None))
-
-
-@cache
-def _day_counts_statement():
-    """Runs, failures and new items per source among the runs started in [:since, :now]."""
-    return (select(RUNS.c.source, func.count().label("runs"),
-                   func.sum(case((RUNS.c.status == "failed", 1), else_=0)).label("failures"),
-                   func.sum(RUNS.c.items_new).label("items"))
-            .where(RUNS.c.started_at >= time_param("since"),
-                   RUNS.c.started_at <= time_param("now"))
-            .group_by(RUNS.c.source))
+        func.coalesce(day.c.runs, 0).label("runs_24h"),
+        func.coalesce(day.c.failures, 0).label("failures_24h"),
+        func.coalesce(day.c["items"], 0).label("items_24h"),
+        case((day.c.failures > 0,
+              _newest("error", names, lambda runs: runs.c.status == "failed", start="day_ago")),
+             else_=None).label("last_error"))
+        .select_from(names.outerjoin(day, day.c.source == names.c.source))
+        .where(names.c.source.is_not(None)))
 
 
 def load_facts(session: Session, now: datetime) -> list[SourceFacts]:
     """Every source with a run in the last LOOKBACK, and its facts as of `now`."""
     since, day_ago = now - LOOKBACK, now - DAY
-    connection = session.connection()  # Core rows: no ORM result machinery
-    newest_rows = connection.execute(_newest_runs_statement(),
-                                     {"since": since, "now": now}).all()
-    counts = {row.source: row for row in connection.execute(
-        _day_counts_statement(), {"since": day_ago, "now": now})}
+    rows = session.connection().execute(  # Core rows: no ORM result machinery
+        _facts_statement(), {"since": since, "day_ago": day_ago, "now": now}).all()
     facts = []
-    for row in newest_rows:
+    for row in rows:
         if row.last_run_at is None:
             continue
-        day = counts.get(row.source)
-        failures = int(day.failures or 0) if day else 0
-        last_error = _last_error(session, row.source, day_ago, now) if failures else None
         streak, failing_since = (0, None)
         if row.last_run_status == "failed":
             streak, failing_since = _failed_streak(session, row.source,
@@ -167,26 +166,10 @@ def load_facts(session: Session, now: datetime) -> list[SourceFacts]:
         facts.append(SourceFacts(
             source=row.source, last_run_at=row.last_run_at, last_run_status=row.last_run_status,
             last_success_at=row.last_success_at, first_run_at=row.first_run_at,
-            runs_24h=int(day.runs) if day else 0,
-            failures_24h=failures, items_24h=int(day.items or 0) if day else 0,
-            last_error=_short(last_error), failed_streak=streak,
+            runs_24h=int(row.runs_24h), failures_24h=int(row.failures_24h),
+            items_24h=int(row.items_24h), last_error=_short(row.last_error), failed_streak=streak,
             failing_since=failing_since))
     return facts
-
-
-@cache
-def _last_error_statement():
-    return (select(RUNS.c.error)
-            .where(*_own_runs(RUNS, bindparam("source"), time_param("since"), time_param("now")),
-                   RUNS.c.status == "failed")
-            .order_by(RUNS.c.source.desc(), RUNS.c.started_at.desc()).limit(1))
-
-
-def _last_error(session: Session, source: str, start: datetime, end: datetime) -> str | None:
-    """The error of the source's newest failed run started in [start, end] (asked only for
-    sources that had failures: a healthy busy source would be read in full for nothing)."""
-    return session.connection().execute(
-        _last_error_statement(), {"source": source, "since": start, "now": end}).scalar()
 
 
 @cache
