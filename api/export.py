@@ -18,13 +18,12 @@ import logging
 import os
 import re
 from datetime import datetime
-from functools import cache
 from json.encoder import encode_basestring as _string
 from typing import Any, Iterator, Mapping, Sequence
 from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, jsonify, request
-from sqlalchemy import (Select, String, and_, bindparam, case, cast, func, literal, or_, select,
+from sqlalchemy import (Select, String, and_, case, cast, func, literal, or_, select,
                         type_coerce)
 
 from api.db import Database
@@ -64,7 +63,9 @@ def iso_text(column, dialect: str):
     raise ValueError(f"export is not supported on the {dialect} dialect")
 
 
-def _selected(dialect: str) -> list:
+def rendered_columns(dialect: str) -> list:
+    """The exported columns, times rendered as text: what every output shows of a row, and
+    what ingest's INSERT returns (so its 201 shows each row as the export will)."""
     columns = []
     for name in COLUMNS:
         column = getattr(M, name)
@@ -84,7 +85,7 @@ def metrics_statement(dialect: str, filters: MetricFilters,
     The time range is half-open, `start <= timestamp < end`, so consecutive ranges never
     export a row twice.
     """
-    query = select(*_selected(dialect)).order_by(M.timestamp, M.id)
+    query = select(*rendered_columns(dialect)).order_by(M.timestamp, M.id)
     if filters.start is not None:
         query = query.where(M.timestamp >= filters.start)
     if filters.end is not None:
@@ -103,15 +104,6 @@ def metrics_statement(dialect: str, filters: MetricFilters,
     if limit is not None:
         query = query.limit(limit)
     return query
-
-
-@cache
-def stored_rows_statement(dialect: str) -> Select:
-    """The rows whose id is in `:ids`, as metrics_statement gives them (ingest's 201 shows each
-    row exactly as the export will). Built once per dialect: ingest runs it on every write,
-    before the live push is told, and building it cost more than running it."""
-    return (select(*_selected(dialect)).where(M.id.in_(bindparam("ids", expanding=True)))
-            .order_by(M.timestamp, M.id))
 
 
 def fetch_page(session, filters: MetricFilters, after: tuple[datetime, int] | None,

@@ -27,7 +27,7 @@ from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
 
 from api.errors import ApiError
-from api.export import row_dict, stored_rows_statement
+from api.export import rendered_columns, row_dict
 from api.models import DataQualityMetric, IdempotencyKey, ScrapeRun
 from api.runtime import Runtime, get_runtime
 from api.timeutil import isoformat, utcnow
@@ -163,16 +163,19 @@ def _insert(session, model, columns: tuple[str, ...], rows: list[dict]) -> list[
     return session.execute(_insert_statement(model.__table__, columns), rows).all()
 
 
+@cache
+def _insert_metrics_statement(dialect: str):
+    return insert(DataQualityMetric.__table__).returning(*rendered_columns(dialect),
+                                                         sort_by_parameter_order=True)
+
+
 def _write_metrics(session, rows: list[dict]) -> list[dict]:
-    """Insert, then read the rows back through the export's statement: the 201 shows each row
-    exactly as GET /api/v1/metrics will (database-derived rates included)."""
+    """Insert, returning each row as the export renders it: the 201 shows each row exactly as
+    GET /api/v1/metrics will (database-derived rates included), without reading it back."""
     created = utcnow()
-    ids = [row[0] for row in _insert(session, DataQualityMetric, ("id",),
-                                     [{**row, "created_at": created} for row in rows])]
-    dialect = session.get_bind().dialect.name
-    stored = {row[0]: row_dict(row)
-              for row in session.execute(stored_rows_statement(dialect), {"ids": ids})}
-    return [stored[row_id] for row_id in ids]
+    statement = _insert_metrics_statement(session.get_bind().dialect.name)
+    return [row_dict(row) for row in session.execute(
+        statement, [{**row, "created_at": created} for row in rows])]
 
 
 def scrape_run_dict(row: Sequence[Any]) -> dict[str, Any]:

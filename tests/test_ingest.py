@@ -61,6 +61,9 @@ def test_list_is_all_or_nothing_and_reports_every_problem(client, db):
                                                      window_seconds=86400)], headers=auth())
     assert good.status_code == 201 and len(good.get_json()["items"]) == 3
     assert count_metrics(db) == 3
+    # In the body's order, each exactly as the export shows it (times, rates, status).
+    assert [item["source"] for item in good.get_json()["items"]] == ["punch", "vanguard", None]
+    assert good.get_json()["items"] == client.get("/api/v1/metrics").get_json()["items"]
 
 
 def test_rate_that_contradicts_counts_is_refused(client, db):
