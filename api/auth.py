@@ -129,7 +129,9 @@ def _guard():
     if _is_page_request():
         return redirect(f"{LOGIN_PATH}?{urlencode({'next': safe_next(_current_target())})}",
                         code=302)
-    return error_response(401, problem)
+    # An open page whose cookie stopped matching (the token changed) reads `sign_in` from its
+    # requests' 401 and goes there (assets/pipewatch.js), instead of failing quietly.
+    return error_response(401, problem, {"sign_in": url_for("pipewatch_auth.login")})
 
 
 # endregion

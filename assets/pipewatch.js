@@ -422,6 +422,41 @@
     return rangeValue === "custom" ? {} : { display: "none" };
   }
 
+  // region signed out under an open page -------------------------------------------------------
+  // When the read token changes (or the sign-in cookie is cleared), every request of an open
+  // page gets the server's 401, whose details name the sign-in page: go there once, coming back
+  // to this view afterwards, rather than showing "Disconnected" for a reason nobody can see.
+  var leaving = false;
+  function signInAgain(response) {
+    if (leaving || response.status !== 401 || !response.url ||
+        new URL(response.url, window.location.href).origin !== window.location.origin) {
+      return;
+    }
+    response.clone().json().then(function (body) {
+      var signIn = body && body.error && body.error.details && body.error.details.sign_in;
+      if (typeof signIn !== "string" || signIn.charAt(0) !== "/" || signIn.charAt(1) === "/" ||
+          leaving) {
+        return;
+      }
+      leaving = true;
+      var here = window.location.pathname + window.location.search;
+      window.location.assign(signIn + "?next=" + encodeURIComponent(here));
+    }, function () { /* not the API's JSON: nothing to do */ });
+  }
+
+  if (typeof window.fetch === "function" && !window.fetch.pipewatchWrapped) {
+    var plainFetch = window.fetch;
+    var wrapped = function () {
+      return plainFetch.apply(window, arguments).then(function (response) {
+        signInAgain(response);
+        return response;
+      });
+    };
+    wrapped.pipewatchWrapped = true;
+    window.fetch = wrapped;
+  }
+  // endregion
+
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     pipewatch: {
       machine: machine, render: render, freshness: freshness, dataVersion: dataVersion,

@@ -123,7 +123,10 @@ def test_page_redirects_to_login_keeping_path_and_query(anon):
 def test_dash_endpoints_are_json_401_without_credentials(anon, signed_in):
     for path in DASH_GETS:
         assert_json_401(anon.get(path))
-    assert_json_401(anon.post("/_dash-update-component", json=poll_request()))
+    refused = anon.post("/_dash-update-component", json=poll_request())
+    assert_json_401(refused)
+    # Where an open page whose cookie no longer matches sends its person (assets/pipewatch.js).
+    assert refused.get_json()["error"]["details"] == {"sign_in": "/login"}
     polled = signed_in.post("/_dash-update-component", json=poll_request())
     assert polled.status_code == 200
     assert "overall_status" in polled.get_json()["response"][ids.POLL_RESULT]["data"]["doc"]
