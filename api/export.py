@@ -80,8 +80,8 @@ def metrics_statement(dialect: str, filters: MetricFilters,
                       limit: int | None = None) -> Select:
     """Rows matching `filters` after keyset position `after`, ordered by (timestamp, id).
 
-    Every output (JSON pages, CSV, NDJSON, ingest's 201) is built from this statement's rows:
-    (id, timestamp, ..., created_at) with times already ISO 8601 text.
+    Every export output (JSON pages, CSV, NDJSON) is built from this statement's rows:
+    `rendered_columns`, (id, timestamp, ..., created_at) with times already ISO 8601 text.
     The time range is half-open, `start <= timestamp < end`, so consecutive ranges never
     export a row twice.
     """

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 from sqlalchemy import asc, bindparam, case, desc, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from api.models import ScrapeRun, as_time, time_param
+from api.models import ScrapeRun, time_param
 from api.thresholds import staleness_status, worst
 from api.timeutil import DAY, isoformat
 
@@ -107,12 +107,11 @@ def _newest(column, sources, *conditions, oldest: bool = False, start: str = "si
             .limit(1).scalar_subquery())
 
 
-def _own_runs(runs, source, start, end) -> tuple:
-    """`source`'s runs started in [start, end], said twice: plainly (SQLite seeks the
-    (source, started_at) index with it) and as row values (which keep PostgreSQL on that index
-    rather than the started_at one)."""
+def _own_runs(runs, source, low, high) -> tuple:
+    """`source`'s runs started in [low, high] (time parameters), said twice: plainly (SQLite
+    seeks the (source, started_at) index with it) and as row values (which keep PostgreSQL on
+    that index rather than the started_at one)."""
     key = tuple_(runs.c.source, runs.c.started_at)
-    low, high = as_time(start), as_time(end)
     return (runs.c.source == source, runs.c.started_at >= low, runs.c.started_at <= high,
             key >= tuple_(source, low), key <= tuple_(source, high))
 

@@ -152,21 +152,21 @@ def _write(runtime: Runtime, rows: list[dict], write: Callable,
     return Response(payload, status=201, mimetype="application/json")
 
 
-@cache
-def _insert_statement(table, columns: tuple[str, ...]):
-    return insert(table).returning(*(table.c[name] for name in columns),
-                                   sort_by_parameter_order=True)
-
-
-def _insert(session, model, columns: tuple[str, ...], rows: list[dict]) -> list[Sequence[Any]]:
-    """One multi-row INSERT ... RETURNING, in the caller's transaction, in the body's order."""
-    return session.execute(_insert_statement(model.__table__, columns), rows).all()
+# One multi-row INSERT ... RETURNING per request, in the caller's transaction, rows returned in
+# the body's order. Built once: it runs on every write, before the live push is told.
 
 
 @cache
 def _insert_metrics_statement(dialect: str):
     return insert(DataQualityMetric.__table__).returning(*rendered_columns(dialect),
                                                          sort_by_parameter_order=True)
+
+
+@cache
+def _insert_scrape_runs_statement():
+    runs = ScrapeRun.__table__
+    return insert(runs).returning(*(runs.c[name] for name in SCRAPE_RUN_COLUMNS),
+                                  sort_by_parameter_order=True)
 
 
 def _write_metrics(session, rows: list[dict]) -> list[dict]:
@@ -186,7 +186,8 @@ def scrape_run_dict(row: Sequence[Any]) -> dict[str, Any]:
 
 
 def _write_scrape_runs(session, rows: list[dict]) -> list[dict]:
-    return [scrape_run_dict(row) for row in _insert(session, ScrapeRun, SCRAPE_RUN_COLUMNS, rows)]
+    return [scrape_run_dict(row)
+            for row in session.execute(_insert_scrape_runs_statement(), rows)]
 
 
 @bp.post("/api/v1/metrics")

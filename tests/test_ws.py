@@ -104,8 +104,9 @@ def test_protocol_pings_amid_pushes_get_pongs_and_every_frame_is_whole(server, c
         ws.ping(f"p{round_}")
         server.ingest_scrape_run()
     ws.settimeout(15)
+    last = server.status()["seq"]
     pongs, newest = set(), seq
-    while len(pongs) < 30 or newest < server.status()["seq"]:
+    while len(pongs) < 30 or newest < last:
         opcode, frame = ws.recv_data_frame(control_frame=True)
         if opcode == websocket.ABNF.OPCODE_PONG:
             pongs.add(frame.data.decode())
