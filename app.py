@@ -13,9 +13,13 @@ from typing import Any, Mapping
 import dash
 from flask import Flask
 
-from api import auth, errors, export, ingest, live, migrate, openapi, reads, rest
-from api.config import load_config
-from api.db import Database
+from api import auth, errors, export, ingest, openapi, reads, rest
+
+from api.live import wiring
+
+from api.storage import migrate
+from api.settings import load_config
+from api.storage.db import Database
 from api.runtime import Runtime
 
 log = logging.getLogger("pipewatch")
@@ -36,7 +40,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> dash.Dash:
     errors.init_app(server)
     auth.init_app(server)  # PIPEWATCH_READ_TOKEN: every read, /login for people
     rest.init_app(server)
-    live.init_app(server)  # WebSocket push, change feed, /metrics
+    wiring.init_app(server)  # WebSocket push, change feed, /metrics
     ingest.init_app(server)
     export.init_app(server)
     reads.init_app(server)
@@ -65,7 +69,7 @@ def _start_background(runtime: Runtime) -> None:
     if runtime.config["COLLECTOR_INTERVAL_SECONDS"] > 0:
         collector.start_schedule(runtime)
     if runtime.config["SIMULATE"]:
-        from api import simulator
+        from api.demo import simulator
 
         simulator.start(runtime)
 

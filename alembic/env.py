@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from alembic import context
 
-from api.config import load_config
-from api.db import make_engine
-from api.models import Base
+from api.settings import load_config
+from api.storage.db import make_engine
+from api.storage.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -183,7 +183,7 @@ def _form(target: str, error: str | None = None, status: int = 200) -> Response:
 def _cross_site_post() -> bool:
     """A form POST from another site: refused, no cookie. Browsers send Origin on form POSTs;
     the rule is the WebSocket's (this host, or WS_ALLOWED_ORIGINS behind a proxy)."""
-    from api.ws import origin_allowed  # not at the top: api.ws imports this module's rule
+    from api.live.websocket import origin_allowed  # not at the top: api.live.websocket imports this module's rule
 
     return not origin_allowed(request.headers.get("Origin"), request.host,
                               get_runtime().config["WS_ALLOWED_ORIGINS"])

@@ -1,6 +1,6 @@
 """The command line: `python app.py serve|demo|migrate|collect|seed|settings`.
 
-Flags override the environment, which overrides the defaults (api/config.py). Each command
+Flags override the environment, which overrides the defaults (api/settings.py). Each command
 prints what it did in one or two lines, and errors as one line on stderr with exit code 2:
 a person at a terminal should never have to read a traceback to learn what went wrong.
 """
@@ -12,7 +12,7 @@ import logging
 import sys
 from typing import Any, Callable
 
-from api.config import SETTINGS, ConfigError, load_config
+from api.settings import SETTINGS, ConfigError, load_config
 
 log = logging.getLogger("pipewatch.cli")
 
@@ -85,8 +85,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _open_database(config: dict[str, Any]):
-    from api import migrate
-    from api.db import Database
+    from api.storage import migrate
+    from api.storage.db import Database
 
     db = Database(config["DATABASE_URL"])
     migrate.upgrade(db.engine)
@@ -116,8 +116,8 @@ def _show(value: Any) -> str:
 
 
 def cmd_migrate(args: argparse.Namespace, config: dict[str, Any]) -> int:
-    from api import migrate
-    from api.db import Database
+    from api.storage import migrate
+    from api.storage.db import Database
 
     db = Database(config["DATABASE_URL"])
     try:
@@ -148,7 +148,7 @@ def cmd_collect(args: argparse.Namespace, config: dict[str, Any]) -> int:
 
 def seed_if_empty(config: dict[str, Any], days: int, seed: int, *, required: bool) -> bool:
     """Seed demo history; returns False (and seeds nothing) when the database has data."""
-    from api.seed import database_is_empty, seed_demo
+    from api.demo.seed import database_is_empty, seed_demo
 
     db = _open_database(config)
     try:

@@ -27,9 +27,9 @@ from typing import Any, Iterable, Mapping
 from sqlalchemy import Integer, cast, delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
-from api.models import Conflict, DataQualityMetric
-from api.quality import attempt_counts
-from api.thresholds import quality_status, rate
+from api.storage.models import Conflict, DataQualityMetric
+from api.status.quality import attempt_counts
+from api.status.thresholds import quality_status, rate
 from api.timeutil import UTC, floor_hour, floor_time, isoformat, utcnow
 
 log = logging.getLogger(__name__)

@@ -26,9 +26,9 @@ from flask import Blueprint, Flask, Response, jsonify, request
 from sqlalchemy import (Select, String, and_, case, cast, func, literal, or_, select,
                         type_coerce)
 
-from api.db import Database
+from api.storage.db import Database
 from api.errors import ApiError
-from api.models import DataQualityMetric as M
+from api.storage.models import DataQualityMetric as M
 from api.runtime import get_runtime
 from api.timeutil import parse_iso, utcnow
 from api.validation import ExportQuery, Invalid, MetricFilters, parse_export_query

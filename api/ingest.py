@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from api.errors import ApiError
 from api.export import rendered_columns, row_dict
-from api.models import DataQualityMetric, IdempotencyKey, ScrapeRun
+from api.storage.models import DataQualityMetric, IdempotencyKey, ScrapeRun
 from api.runtime import Runtime, get_runtime
 from api.timeutil import isoformat, utcnow
 from api.validation import (Invalid, MalformedJSON, Unauthorized, check_bearer,

@@ -14,8 +14,8 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify
 
-from api.models import METRIC_TYPES, QUALITY_STATUSES, SCRAPE_STATUSES
-from api.series import BUCKETS, METRICS
+from api.storage.models import METRIC_TYPES, QUALITY_STATUSES, SCRAPE_STATUSES
+from api.status.series import BUCKETS, METRICS
 from api.validation import INT32_MAX, MAX_ERROR_LENGTH, MAX_SOURCE_LENGTH
 
 bp = Blueprint("pipewatch_openapi", __name__)

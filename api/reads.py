@@ -1,8 +1,8 @@
 """Read routes beside the export: the series, sources, alerts and anomalies, as JSON.
 
-`current` parts come from the status document (api.status.current_status: the same facts the
-page and the WebSocket show); history comes from api.alerts.alert_periods and
-api.anomalies.find_anomalies over the asked range.
+`current` parts come from the status document (api.status.document.current_status: the same facts the
+page and the WebSocket show); history comes from api.status.alerts.alert_periods and
+api.status.anomalies.find_anomalies over the asked range.
 
 Each route parses its query string with api.validation, calls the one function that computes
 its answer (the same one the dashboard and the status document use), and shapes JSON. When
@@ -16,14 +16,14 @@ from typing import Any, Iterable
 
 from flask import Blueprint, Flask, jsonify, request
 
-from api.alerts import alert_periods
-from api.anomalies import find_anomalies
+from api.status.alerts import alert_periods
+from api.status.anomalies import find_anomalies
 from api.auth import read_denial
 from api.errors import ApiError
 from api.runtime import get_runtime
-from api.series import METRICS, SeriesError, choose_bucket, fetch_series
-from api.status import current_status
-from api.thresholds import worst
+from api.status.series import METRICS, SeriesError, choose_bucket, fetch_series
+from api.status.document import current_status
+from api.status.thresholds import worst
 from api.timeutil import isoformat, utcnow
 from api.validation import parse_sources, parse_time_param, single_value
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, jsonify
 
-from api import migrate
+from api.storage import migrate
 from api.errors import ApiError
 from api.runtime import get_runtime
-from api.status import current_status
+from api.status.document import current_status
 
 bp = Blueprint("pipewatch_rest", __name__)
 

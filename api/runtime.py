@@ -12,9 +12,9 @@ from typing import Any, Callable
 
 from flask import Flask, current_app
 
-from api.anomalies import AnomalyCache
-from api.db import Database
-from api.sequence import Sequencer
+from api.status.anomalies import AnomalyCache
+from api.storage.db import Database
+from api.status.sequence import Sequencer
 from api.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ class Runtime:
     # The newest hour's anomalies, recomputed only when the hourly rows or settings change.
     anomaly_cache: AnomalyCache = field(default_factory=AnomalyCache)
     # Called after every in-process commit that changes what the status shows; the hub
-    # (api/hub.py) registers itself here. Kept as a list so writers need not know the hub.
+    # (api/live/hub.py) registers itself here. Kept as a list so writers need not know the hub.
     change_listeners: list[Callable[[], None]] = field(default_factory=list)
     # Stopped by close(); each worker polls it (or waits on it) to end promptly.
     stopping: threading.Event = field(default_factory=threading.Event)

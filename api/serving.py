@@ -20,7 +20,7 @@ import os
 import sys
 from typing import Any, Mapping
 
-from api.config import REPO_ROOT, SETTINGS
+from api.settings import REPO_ROOT, SETTINGS
 
 APP = "app:server"
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from api.models import METRIC_TYPES, QUALITY_STATUSES, SCRAPE_STATUSES
-from api.thresholds import quality_status, rate
+from api.storage.models import METRIC_TYPES, QUALITY_STATUSES, SCRAPE_STATUSES
+from api.status.thresholds import quality_status, rate
 from api.timeutil import parse_iso
 
 INT32_MAX = 2**31 - 1

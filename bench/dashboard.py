@@ -33,9 +33,9 @@ from pathlib import Path
 # shadow the `dashboard` package it measures.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from api import migrate  # noqa: E402
-from api.config import load_config  # noqa: E402
-from api.db import Database  # noqa: E402
+from api.storage import migrate  # noqa: E402
+from api.settings import load_config  # noqa: E402
+from api.storage.db import Database  # noqa: E402
 from api.timeutil import utcnow  # noqa: E402
 from dashboard import ids  # noqa: E402
 
@@ -64,7 +64,7 @@ def timed(fn, repeat: int) -> list[float]:
 
 # region first render
 def demo_database(directory: Path, days: int) -> str:
-    from api.seed import seed_demo
+    from api.demo.seed import seed_demo
 
     url = f"sqlite:///{directory / 'demo.db'}"
     db = Database(url)

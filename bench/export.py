@@ -36,9 +36,9 @@ from pathlib import Path
 
 import requests
 
-from api import migrate
-from api.config import load_config
-from api.db import Database
+from api.storage import migrate
+from api.settings import load_config
+from api.storage.db import Database
 from api.serving import gunicorn_command, settings_env
 from api.timeutil import UTC
 
@@ -280,8 +280,8 @@ def series_figures(url: str, repeat: int) -> dict:
     import pandas
     from sqlalchemy import func, select, text
 
-    from api.models import DataQualityMetric as M
-    from api.series import fetch_series
+    from api.storage.models import DataQualityMetric as M
+    from api.status.series import fetch_series
 
     db = Database(url)
     with db.session() as session:

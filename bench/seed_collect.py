@@ -20,11 +20,13 @@ from pathlib import Path
 
 from sqlalchemy import delete, func, select
 
-from api import collector, migrate
-from api.config import load_config
-from api.db import Database
-from api.models import Conflict, DataQualityMetric as M, Forecast, ScrapeRun
-from api.seed import seed_demo
+from api import collector
+
+from api.storage import migrate
+from api.settings import load_config
+from api.storage.db import Database
+from api.storage.models import Conflict, DataQualityMetric as M, Forecast, ScrapeRun
+from api.demo.seed import seed_demo
 from api.timeutil import utcnow
 
 

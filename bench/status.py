@@ -27,12 +27,14 @@ from pathlib import Path
 
 from sqlalchemy import event, func, insert, select, text
 
-from api import migrate, quality
-from api.config import load_config
-from api.db import Database
-from api.models import Conflict, DataQualityMetric, Forecast, Location, ScrapeRun
-from api.status import pipeline_status
-from api.thresholds import quality_status, rate
+from api.storage import migrate
+
+from api.status import quality
+from api.settings import load_config
+from api.storage.db import Database
+from api.storage.models import Conflict, DataQualityMetric, Forecast, Location, ScrapeRun
+from api.status.document import pipeline_status
+from api.status.thresholds import quality_status, rate
 from api.timeutil import UTC, floor_hour
 
 SOURCES = ("punch", "vanguard", "premium_times", "guardian_ng", "daily_trust", "channels_tv",

@@ -31,7 +31,7 @@ def poll_body(runtime, trigger: str | None, now: datetime | None = None) -> dict
     refresh button is not a poll. A database fault is an answer too (ok False): HTTP works, so
     the page says what failed instead of calling itself disconnected.
     """
-    from api.status import current_status
+    from api.status.document import current_status
 
     polling = trigger in POLL_TRIGGERS
     if polling:
@@ -55,14 +55,14 @@ def _periods(runtime, start: datetime, end: datetime, sources: Sequence[str] | N
     anomaly_rows: list[Mapping[str, Any]] = []
     wanted = None if not sources else list(sources)
     try:
-        from api.alerts import alert_periods
+        from api.status.alerts import alert_periods
 
         with runtime.db.session() as session:
             alert_rows = list(alert_periods(session, runtime.config, start, end, sources=wanted))
     except Exception as exc:  # noqa: BLE001 - charts still draw without shading
         log.warning("alert periods unavailable: %s", type(exc).__name__)
     try:
-        from api.anomalies import find_anomalies
+        from api.status.anomalies import find_anomalies
 
         with runtime.db.session() as session:
             anomaly_rows = list(find_anomalies(session, runtime.config, start, end,
@@ -95,7 +95,7 @@ def trends_body(runtime, selection: Selection, now: datetime | None = None,
     """Everything the trend section shows for `selection`: three figures, the rows, a note.
     (Alert and anomaly shading is added by `shading_body` once the lines are on screen; a
     data refresh of the same selection reuses the last `shading`, so it never blinks off.)"""
-    from api.series import SeriesError, fetch_series
+    from api.status.series import SeriesError, fetch_series
 
     start, end, bucket = window(selection, now)
     sources = list(selection.sources) or None
@@ -155,7 +155,7 @@ def _range_includes_now(selection: Selection, now: datetime) -> bool:
 
 def sparklines_body(runtime, now: datetime | None = None) -> list[dict[str, Any]]:
     """The three 24 h sparklines (all sources, hourly): volume, geocoding, validation."""
-    from api.series import fetch_series
+    from api.status.series import fetch_series
 
     end = now or utcnow()
     with runtime.db.session() as session:

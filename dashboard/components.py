@@ -109,7 +109,7 @@ def status_badge(status: str | None) -> html.Span:
 
 
 def _rate_status(rate: float | None, config: Mapping[str, Any]) -> str:
-    from api.thresholds import rate_status
+    from api.status.thresholds import rate_status
 
     return rate_status(rate, {"HEALTHY_RATE": config.get("HEALTHY_RATE", 0.9),
                               "WARNING_RATE": config.get("WARNING_RATE", 0.75)})

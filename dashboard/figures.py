@@ -1,6 +1,6 @@
 """Pure figure builders: series rows in, a Plotly figure (a plain dict) out.
 
-Rows are what `api.series.fetch_series` returns (one row per bucket and source, with all the
+Rows are what `api.status.series.fetch_series` returns (one row per bucket and source, with all the
 counts), so one query feeds all three trend charts, the sparklines and the CSV download.
 Figures are plain dicts, not `plotly.graph_objects.Figure`: Dash sends them as they are, and
 skipping graph_objects' validation keeps a chart update cheap on large ranges.

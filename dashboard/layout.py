@@ -269,7 +269,7 @@ def serve_layout(app) -> html.Div:
         runtime = get_runtime()
         config = runtime.config
         try:
-            from api.status import current_status
+            from api.status.document import current_status
 
             status = current_status(runtime, caller="page")
         except Exception as exc:  # noqa: BLE001 - the page still loads; the socket/poll retry

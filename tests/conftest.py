@@ -13,8 +13,8 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from api import migrate
-from api.db import Database
+from api.storage import migrate
+from api.storage.db import Database
 from tests.pgserver import PostgresServer, PostgresUnavailable, start_server
 
 SKIP_POSTGRES = os.environ.get("PIPEWATCH_SKIP_POSTGRES") == "1"

@@ -1,4 +1,4 @@
-"""Keeping README's generated settings table in step with api/config.py."""
+"""Keeping README's generated settings table in step with api/settings.py."""
 from __future__ import annotations
 
 import contextlib
@@ -7,7 +7,7 @@ import re
 from argparse import Namespace
 
 from api.cli import cmd_settings
-from api.config import REPO_ROOT
+from api.settings import REPO_ROOT
 
 START, END = "<!-- settings:start -->", "<!-- settings:end -->"
 

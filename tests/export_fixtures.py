@@ -4,9 +4,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-from api.db import Database
-from api.models import DataQualityMetric
-from api.thresholds import quality_status, rate
+from api.storage.db import Database
+from api.storage.models import DataQualityMetric
+from api.status.thresholds import quality_status, rate
 from api.timeutil import UTC
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)

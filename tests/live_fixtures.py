@@ -21,9 +21,9 @@ import requests
 import websocket
 from sqlalchemy import insert
 
-from api.config import REPO_ROOT
-from api.db import Database
-from api.models import ScrapeRun
+from api.settings import REPO_ROOT
+from api.storage.db import Database
+from api.storage.models import ScrapeRun
 from api.timeutil import isoformat, utcnow
 
 WS_PATH = "/api/v1/ws/monitoring/pipeline-status"

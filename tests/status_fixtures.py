@@ -10,9 +10,9 @@ from typing import Any, Iterable, Mapping
 
 from sqlalchemy import insert
 
-from api.config import load_config
-from api.models import Conflict, DataQualityMetric, Forecast, Location, ScrapeRun
-from api.thresholds import quality_status, rate
+from api.settings import load_config
+from api.storage.models import Conflict, DataQualityMetric, Forecast, Location, ScrapeRun
+from api.status.thresholds import quality_status, rate
 from api.timeutil import UTC
 
 NOW = datetime(2026, 11, 25, 12, 30, tzinfo=UTC)

@@ -4,10 +4,10 @@ from __future__ import annotations
 from datetime import timedelta
 from types import SimpleNamespace
 
-from api.alerts import alert_periods, failing_alert, metrics_stale_alert, quality_periods, \
+from api.status.alerts import alert_periods, failing_alert, metrics_stale_alert, quality_periods, \
     rate_alerts, scrape_periods, sort_alerts, stale_alert
-from api.health import SourceFacts
-from api.quality import quality_entry
+from api.status.health import SourceFacts
+from api.status.quality import quality_entry
 from tests.status_fixtures import HOUR, NOW, add_metrics, add_runs, config, metric, run
 
 CONFIG = config()

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from api.anomalies import Hour, build_series, current_anomalies, find_anomalies, judge, mad, \
+from api.status.anomalies import Hour, build_series, current_anomalies, find_anomalies, judge, mad, \
     median, robust_score, scan
 from tests.status_fixtures import HOUR, NOW, add_metrics, config, hourly_history, metric
 
@@ -158,8 +158,8 @@ def test_cache_never_serves_stale_anomalies(database):
     reuse the deleted id), an older row and a changed threshold all show in the next answer."""
     from sqlalchemy import delete
 
-    from api.anomalies import AnomalyCache
-    from api.models import DataQualityMetric as M
+    from api.status.anomalies import AnomalyCache
+    from api.storage.models import DataQualityMetric as M
     cache = AnomalyCache()
     newest = END - HOUR
     add_metrics(database, hourly_history("vanguard", newest, 7 * 24, geo=(10, 9)))

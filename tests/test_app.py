@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from api import migrate
-from api.config import REPO_ROOT
+from api.storage import migrate
+from api.settings import REPO_ROOT
 from app import create_app
 from tests.conftest import BASE_OVERRIDES
 

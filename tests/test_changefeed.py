@@ -10,9 +10,11 @@ import psycopg
 import pytest
 from sqlalchemy import insert, inspect, text
 
-from api import changefeed, migrate
-from api.db import Database
-from api.models import Conflict, DataQualityMetric, Forecast, Location, ScrapeRun
+from api.live import changefeed
+
+from api.storage import migrate
+from api.storage.db import Database
+from api.storage.models import Conflict, DataQualityMetric, Forecast, Location, ScrapeRun
 from api.telemetry import Telemetry
 from tests.live_fixtures import insert_scrape_run, wait_for
 from tests.pgserver import start_server

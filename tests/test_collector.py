@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from api import collector
-from api.config import load_config
-from api.db import Database
-from api.models import Conflict, DataQualityMetric as M
+from api.settings import load_config
+from api.storage.db import Database
+from api.storage.models import Conflict, DataQualityMetric as M
 from api.runtime import Runtime
 from api.timeutil import UTC, isoformat
 

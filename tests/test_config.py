@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.config import REPO_ROOT, SETTINGS, ConfigError, load_config, redact_url
+from api.settings import REPO_ROOT, SETTINGS, ConfigError, load_config, redact_url
 
 
 def test_every_setting_is_documented_in_the_readme():

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta, timezone
 
 from dash import no_update
 
-from api.models import DataQualityMetric
-from api.thresholds import quality_status
+from api.storage.models import DataQualityMetric
+from api.status.thresholds import quality_status
 from dashboard import callbacks, ids
 from dashboard.urlstate import Selection
 
@@ -169,7 +169,7 @@ def test_first_paint_shows_the_numbers_of_the_status_it_was_built_with():
 
 
 def test_charts_are_shaded_where_the_demo_injected_incidents(runtime):
-    from api.seed import seed_demo
+    from api.demo.seed import seed_demo
     from api.timeutil import isoformat, utcnow
 
     now = utcnow()

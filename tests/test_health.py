@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from api.health import SourceFacts, health_section, load_facts, source_status
+from api.status.health import SourceFacts, health_section, load_facts, source_status
 from tests.status_fixtures import HOUR, NOW, add_runs, config, run
 
 CONFIG = config()

@@ -19,7 +19,7 @@ from werkzeug.datastructures import MultiDict
 
 from api.errors import ApiError
 from api.export import cursor_key, decode_cursor, encode_cursor
-from api.models import ScrapeRun
+from api.storage.models import ScrapeRun
 from api.timeutil import UTC
 from api.validation import (Invalid, MalformedJSON, MetricFilters, Unauthorized, check_bearer,
                             check_body, check_metric, check_scrape_run, parse_export_query,

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from api.hub import Close, Mailbox
+from api.live.hub import Close, Mailbox
 from tests.live_fixtures import STATUS_PATH, insert_scrape_run, without_timestamp
 
 UNREACHABLE = "postgresql+psycopg://pipewatch:hunter2@127.0.0.1:9/pipewatch"

@@ -7,7 +7,7 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from api.models import ScrapeRun
+from api.storage.models import ScrapeRun
 from api.timeutil import isoformat, utcnow
 from tests.export_fixtures import TOKEN, auth, count_metrics
 

@@ -13,10 +13,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, insert, select, text
 
-from api import migrate
-from api.config import REPO_ROOT
-from api.db import Database
-from api.models import Base, Conflict, DataQualityMetric, Forecast, Location, ScrapeRun
+from api.storage import migrate
+from api.settings import REPO_ROOT
+from api.storage.db import Database
+from api.storage.models import Base, Conflict, DataQualityMetric, Forecast, Location, ScrapeRun
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 METRIC_INDEXES = {

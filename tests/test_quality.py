@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from api.quality import quality_entry, quality_section
+from api.status.quality import quality_entry, quality_section
 from tests.status_fixtures import HOUR, NOW, add_conflicts, add_metrics, config, conflict, metric
 
 CONFIG = config()

@@ -5,8 +5,8 @@ from datetime import timedelta
 
 import pytest
 
-from api.alerts import alert_periods
-from api.models import ScrapeRun
+from api.status.alerts import alert_periods
+from api.storage.models import ScrapeRun
 from api.timeutil import floor_hour, isoformat, utcnow
 from tests.export_fixtures import add, metric
 

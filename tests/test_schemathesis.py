@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from api.seed import seed_demo
+from api.demo.seed import seed_demo
 from tests.conftest import BASE_OVERRIDES, ServerThread
 from tests.export_fixtures import TOKEN
 

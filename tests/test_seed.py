@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import delete, func, select
 
-from api import demo_data, seed
-from api.config import load_config
-from api.db import Database
-from api.models import Conflict, DataQualityMetric as M, Forecast, Location, ScrapeRun
+from api.demo import profiles, seed
+from api.settings import load_config
+from api.storage.db import Database
+from api.storage.models import Conflict, DataQualityMetric as M, Forecast, Location, ScrapeRun
 from api.timeutil import UTC, floor_hour
 
 NOW = datetime(2026, 11, 25, 14, 37, 12, tzinfo=UTC)
@@ -72,9 +72,9 @@ def test_database_is_empty_until_seeded(database):
 def test_history_is_realistic(seeded):
     db, summary = seeded
     with db.session() as session:
-        assert count(session, Location) == len(demo_data.LOCATIONS)
+        assert count(session, Location) == len(profiles.LOCATIONS)
         sources = set(session.scalars(select(Conflict.source).distinct()))
-        assert sources == {source.name for source in demo_data.SOURCES}
+        assert sources == {source.name for source in profiles.SOURCES}
         oldest = session.scalar(select(func.min(ScrapeRun.started_at)))
         assert floor_hour(NOW) - timedelta(days=DAYS) <= oldest < NOW - timedelta(days=DAYS - 1)
         assert session.scalar(select(func.max(Conflict.scraped_at))) < NOW
@@ -103,7 +103,7 @@ def test_metric_rows_cover_every_closed_hour_and_the_newest_cycle(seeded):
         aggregate = session.scalars(select(M).where(M.metric_type == "aggregate")).all()
         assert [row.timestamp for row in aggregate] == [datetime(2026, 11, 25, 14, 35, tzinfo=UTC)]
         assert aggregate[0].geocoding_attempts > 0
-        assert count(session, M, M.metric_type == "source") == len(demo_data.SOURCES)
+        assert count(session, M, M.metric_type == "source") == len(profiles.SOURCES)
         assert count(session, M) == summary["metrics"]
 
 
@@ -155,7 +155,7 @@ def test_silent_source_has_no_runs_for_hours(seeded):
 
 
 def test_progress_bar_on_stderr(sqlite_url, capsys):
-    from api import migrate
+    from api.storage import migrate
 
     db = Database(sqlite_url)
     migrate.upgrade(db.engine)

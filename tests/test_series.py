@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from api.series import MAX_POINTS, SeriesError, choose_bucket, fetch_series
+from api.status.series import MAX_POINTS, SeriesError, choose_bucket, fetch_series
 from tests.export_fixtures import T0, THRESHOLDS, add, hours, metric
 
 

@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from api import seed, simulator
-from api.config import load_config
-from api.db import Database
-from api.models import Conflict, DataQualityMetric as M, ScrapeRun
+from api.demo import seed, simulator
+from api.settings import load_config
+from api.storage.db import Database
+from api.storage.models import Conflict, DataQualityMetric as M, ScrapeRun
 from api.runtime import Runtime
 from api.timeutil import UTC, utcnow
 
@@ -110,7 +110,7 @@ def test_worker_survives_a_database_that_is_down(caplog):
     url = "postgresql+psycopg://watcher:hunter2secret@127.0.0.1:1/pipewatch"
     config = {**CONFIG, "SIMULATOR_INTERVAL_SECONDS": 0.05, "DEMO_COLLECT_SECONDS": 0}
     runtime = Runtime(config, Database(url, connect_args={"connect_timeout": 2}))
-    with caplog.at_level(logging.INFO, logger="api.simulator"):
+    with caplog.at_level(logging.INFO, logger="api.demo.simulator"):
         simulator.start(runtime)
         worker = runtime._workers[0]
         assert not runtime.stopping.wait(0.6)

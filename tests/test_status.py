@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from api.status import pipeline_status
+from api.status.document import pipeline_status
 from api.timeutil import utcnow
 from tests.status_fixtures import HOUR, NOW, add_conflicts, add_forecast, add_metrics, \
     add_runs, config, conflict, hourly_history, metric, run
@@ -159,7 +159,7 @@ def test_status_reads_one_snapshot(database):
     """A row committed while a status computation runs is invisible to the rest of it, so the
     document cannot show it in `freshness` but not in `scraping_health` (PostgreSQL READ
     COMMITTED would; SQLite without an explicit BEGIN would too)."""
-    from api.status import begin_snapshot, freshness
+    from api.status.document import begin_snapshot, freshness
     from tests.status_fixtures import add_metrics, metric
     add_metrics(database, [metric(NOW - 2 * HOUR)])
     with database.session() as session:

@@ -13,7 +13,7 @@ import requests
 import websocket
 from wsproto.frame_protocol import FrameProtocol
 
-from api.ws import text_frame
+from api.live.websocket import text_frame
 
 from tests.live_fixtures import (WS_PATH, ProductionServer, close_frame, connect,
                                  insert_scrape_run, recv_status, recv_until, shows_source,

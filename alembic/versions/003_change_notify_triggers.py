@@ -1,7 +1,7 @@
 """PostgreSQL: NOTIFY pipewatch_changes after every write to the tables the status reads.
 
 Any writer, in any process or on any host (the app, a script, psql), then wakes every pipewatch
-instance that LISTENs (api/changefeed.py). Statement-level triggers: a 10,000-row insert sends
+instance that LISTENs (api/live/changefeed.py). Statement-level triggers: a 10,000-row insert sends
 one notification, not 10,000. The payload is only the table name (NOTIFY payloads are capped
 at 8,000 bytes; listeners recompute the status anyway). SQLite has no NOTIFY: this revision
 does nothing there (its change feed reads PRAGMA data_version instead).

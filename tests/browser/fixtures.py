@@ -15,10 +15,10 @@ SEED_DAYS = 3
 
 def seeded_database(directory: Path, now: datetime | None = None) -> str:
     """A migrated SQLite file with SEED_DAYS of demo history ending at `now`; returns its URL."""
-    from api import migrate
-    from api.config import load_config
-    from api.db import Database
-    from api.seed import seed_demo
+    from api.storage import migrate
+    from api.settings import load_config
+    from api.storage.db import Database
+    from api.demo.seed import seed_demo
 
     url = f"sqlite:///{directory / 'browser.db'}"
     config = load_config({"DATABASE_URL": url})

@@ -209,9 +209,9 @@ class TcpProxy:
 def write_aggregate(database_url: str, geocoding: tuple[int, int], validation: tuple[int, int],
                     config: dict) -> None:
     """Commit a newest `aggregate` metric row, as the collector (another process) would."""
-    from api.db import Database
-    from api.models import DataQualityMetric
-    from api.thresholds import quality_status
+    from api.storage.db import Database
+    from api.storage.models import DataQualityMetric
+    from api.status.thresholds import quality_status
     from api.timeutil import utcnow
 
     db = Database(database_url)
@@ -231,8 +231,8 @@ def write_aggregate(database_url: str, geocoding: tuple[int, int], validation: t
 
 def write_hourly(database_url: str, hour_end, attempts: int, successes: int) -> None:
     """Commit the all-sources `hourly` row of the hour ending at `hour_end`."""
-    from api.db import Database
-    from api.models import DataQualityMetric
+    from api.storage.db import Database
+    from api.storage.models import DataQualityMetric
     from api.timeutil import utcnow
 
     db = Database(database_url)

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from api.config import load_config
+from api.settings import load_config
 from dashboard import ids
 from tests.browser.fixtures import screenshot, start_app, text
 from tests.browser.support import TcpProxy, wait_for, write_aggregate

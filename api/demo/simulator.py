@@ -19,9 +19,11 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from api import collector, demo_data
-from api.models import Conflict, Location, ScrapeRun
-from api.seed import INCIDENTS, PARTIAL_RATE, poisson
+from api import collector
+
+from api.demo import profiles
+from api.storage.models import Conflict, Location, ScrapeRun
+from api.demo.seed import INCIDENTS, PARTIAL_RATE, poisson
 from api.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -36,7 +38,7 @@ VOLUME_FACTOR = 1.25
 
 SILENT = INCIDENTS["silent_source"]["source"]
 COLLAPSED = INCIDENTS["geocoding_collapse"]["source"]
-ACTIVE_SOURCES = tuple(source for source in demo_data.SOURCES if source.name != SILENT)
+ACTIVE_SOURCES = tuple(source for source in profiles.SOURCES if source.name != SILENT)
 
 
 def simulate_step(session: Session, now: datetime, rng: random.Random, *,
@@ -55,7 +57,7 @@ def simulate_step(session: Session, now: datetime, rng: random.Random, *,
     chosen = rng.sample(ACTIVE_SOURCES, rng.randint(1, MAX_SOURCES_PER_STEP))
     # Hours of one source's normal output that one simulated run stands for.
     share = step_seconds / 3600 * len(ACTIVE_SOURCES) / ((1 + MAX_SOURCES_PER_STEP) / 2)
-    night = demo_data.local_hour(now.hour) in demo_data.NIGHT_HOURS_WAT
+    night = profiles.local_hour(now.hour) in profiles.NIGHT_HOURS_WAT
     runs, conflicts = [], []
     for source in sorted(chosen, key=lambda s: s.name):
         runs.append(_run(source, now, rng, places, conflicts, share, night))
@@ -67,31 +69,31 @@ def simulate_step(session: Session, now: datetime, rng: random.Random, *,
             "sources": [run["source"] for run in runs]}
 
 
-def _run(source: demo_data.SourceProfile, now: datetime, rng: random.Random, places,
+def _run(source: profiles.SourceProfile, now: datetime, rng: random.Random, places,
          conflicts: list[dict], share: float, night: bool) -> dict[str, Any]:
     seconds = rng.randint(5, 40)
     started = now - timedelta(seconds=seconds)
     row = {"source": source.name, "started_at": started, "finished_at": now}
     if rng.random() < min(1.0, source.failure_rate * share):
         return {**row, "status": "failed", "items_found": 0, "items_new": 0,
-                "error": rng.choice(demo_data.SCRAPE_ERRORS)}
-    volume = demo_data.NIGHT_VOLUME_FACTOR if night else 1.0
+                "error": rng.choice(profiles.SCRAPE_ERRORS)}
+    volume = profiles.NIGHT_VOLUME_FACTOR if night else 1.0
     new = poisson(rng, source.items_per_hour * volume * VOLUME_FACTOR * share)
     found = new + rng.randint(0, 6)
     status, error = "success", None
     if new and rng.random() < PARTIAL_RATE:
-        status, error = "partial", demo_data.PARTIAL_ERROR.format(failed=1, total=found)
+        status, error = "partial", profiles.PARTIAL_ERROR.format(failed=1, total=found)
     for index in range(new):
         scraped = started + timedelta(seconds=seconds * (index + 1) / (new + 1))
         conflicts.append(_conflict(source, scraped, rng, places))
     return {**row, "status": status, "items_found": found, "items_new": new, "error": error}
 
 
-def _conflict(source: demo_data.SourceProfile, scraped: datetime, rng: random.Random,
+def _conflict(source: profiles.SourceProfile, scraped: datetime, rng: random.Random,
               places) -> dict[str, Any]:
     name, state, lat, lon, _ = rng.choices(
-        demo_data.LOCATIONS, [weight for *_, weight in demo_data.LOCATIONS])[0]
-    event, mean_fatalities, verb = rng.choices(demo_data.EVENT_TYPES, demo_data.EVENT_WEIGHTS)[0]
+        profiles.LOCATIONS, [weight for *_, weight in profiles.LOCATIONS])[0]
+    event, mean_fatalities, verb = rng.choices(profiles.EVENT_TYPES, profiles.EVENT_WEIGHTS)[0]
     fatalities = max(0, round(rng.gauss(mean_fatalities, mean_fatalities / 2)))
     title = f"{verb} {name}, {state} State" + (f"; {fatalities} killed" if fatalities else "")
     row = {
@@ -109,7 +111,7 @@ def _conflict(source: demo_data.SourceProfile, scraped: datetime, rng: random.Ra
 
 def _outcome(source: str, location_text: str, rng: random.Random, places) -> dict[str, Any]:
     """Final geocoding and validation of one article, drawn from its source's rates."""
-    profile = demo_data.SOURCES_BY_NAME.get(source)
+    profile = profiles.SOURCES_BY_NAME.get(source)
     geo_rate = profile.geocoding_rate if profile else 0.9
     if source == COLLAPSED:
         geo_rate = INCIDENTS["geocoding_collapse"]["geocoding_rate"]

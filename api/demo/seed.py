@@ -1,7 +1,7 @@
 """Demo history: `python app.py seed` (and `demo` on an empty database) writes it.
 
 What it writes, deterministic for a given `seed` and `now`:
-- the 8 sources of api/demo_data.py scraping hourly (each at its own minute past the hour) for
+- the 8 sources of api/demo/profiles.py scraping hourly (each at its own minute past the hour) for
   `days` days up to `now`; about 1-2 % of runs fail, 3 % are partial;
 - one conflict per new article, at a weighted Nigerian location, with geocoding and validation
   outcomes drawn from the source's rates, a little worse at night (WAT) and drifting by day;
@@ -32,8 +32,10 @@ from sqlalchemy import exists, insert, select
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from api import collector, demo_data
-from api.models import Conflict, DataQualityMetric, Forecast, Location, ScrapeRun
+from api import collector
+
+from api.demo import profiles
+from api.storage.models import Conflict, DataQualityMetric, Forecast, Location, ScrapeRun
 from api.timeutil import UTC, floor_hour, isoformat, utcnow
 
 PENDING_MINUTES = 15
@@ -102,8 +104,8 @@ class _History:
     def write(self) -> dict[str, Any]:
         location_ids = self._locations()
         self.places = [(location_ids[name], name, state, lat, lon)
-                       for name, state, lat, lon, _ in demo_data.LOCATIONS]
-        self.place_weights = [weight for *_, weight in demo_data.LOCATIONS]
+                       for name, state, lat, lon, _ in profiles.LOCATIONS]
+        self.place_weights = [weight for *_, weight in profiles.LOCATIONS]
         hours = int((self.now - self.start) / timedelta(hours=1)) + 1
         bar = tqdm(total=hours, desc="seeding demo history", unit="h", disable=not self.progress,
                    leave=False)
@@ -111,7 +113,7 @@ class _History:
         conflicts: list[dict] = []
         for offset in range(hours):
             hour = self.start + timedelta(hours=offset)
-            for source in demo_data.SOURCES:
+            for source in profiles.SOURCES:
                 self._hour_of(source, hour, runs, conflicts)
             if len(conflicts) >= 5000 or offset == hours - 1:
                 self._flush(runs, conflicts)
@@ -134,7 +136,7 @@ class _History:
         """Insert the demo places that are not there yet; return name -> id."""
         existing = dict(self.session.execute(select(Location.name, Location.id)).all())
         missing = [{"name": name, "state": state, "latitude": lat, "longitude": lon}
-                   for name, state, lat, lon, _ in demo_data.LOCATIONS if name not in existing]
+                   for name, state, lat, lon, _ in profiles.LOCATIONS if name not in existing]
         if missing:
             self.session.execute(insert(Location), missing)
             self.counts["locations"] = len(missing)
@@ -144,28 +146,28 @@ class _History:
         span = self.incidents[incident]
         return span["source"] == source and span["start"] <= moment < span["end"]
 
-    def _hour_of(self, source: demo_data.SourceProfile, hour: datetime,
+    def _hour_of(self, source: profiles.SourceProfile, hour: datetime,
                  runs: list[dict], conflicts: list[dict]) -> None:
         rng = self.rng
         run_start = hour + timedelta(minutes=source.run_minute, seconds=rng.randint(0, 90))
         if run_start >= self.now or self._in("silent_source", source.name, run_start):
             return
-        night = demo_data.local_hour(hour.hour) in demo_data.NIGHT_HOURS_WAT
+        night = profiles.local_hour(hour.hour) in profiles.NIGHT_HOURS_WAT
         if self._in("scraper_outage", source.name, run_start):
             runs.append(_run(source.name, run_start, 31, "failed", 0, 0,
                              INCIDENTS["scraper_outage"]["error"], self.now))
             return
         if rng.random() < source.failure_rate:
             runs.append(_run(source.name, run_start, rng.randint(5, 30), "failed", 0, 0,
-                             rng.choice(demo_data.SCRAPE_ERRORS), self.now))
+                             rng.choice(profiles.SCRAPE_ERRORS), self.now))
             return
-        mean = source.items_per_hour * (demo_data.NIGHT_VOLUME_FACTOR if night else 1.0)
+        mean = source.items_per_hour * (profiles.NIGHT_VOLUME_FACTOR if night else 1.0)
         new = poisson(rng, mean)
         found = new + rng.randint(5, 25)
         status, error = "success", None
         if rng.random() < PARTIAL_RATE:
             failed = rng.randint(1, max(1, new))
-            status, error = "partial", demo_data.PARTIAL_ERROR.format(failed=failed, total=found)
+            status, error = "partial", profiles.PARTIAL_ERROR.format(failed=failed, total=found)
             new = max(0, new - failed)
         duration = 20 + 4 * new + rng.randint(0, 30)
         runs.append(_run(source.name, run_start, duration, status, found, new, error, self.now))
@@ -174,19 +176,19 @@ class _History:
             if scraped < self.now:
                 conflicts.append(self._conflict(source, scraped, night))
 
-    def _conflict(self, source: demo_data.SourceProfile, scraped: datetime,
+    def _conflict(self, source: profiles.SourceProfile, scraped: datetime,
                   night: bool) -> dict[str, Any]:
         rng = self.rng
         location_id, name, state, lat, lon = rng.choices(self.places, self.place_weights)[0]
-        event, mean_fatalities, verb = rng.choices(demo_data.EVENT_TYPES,
-                                                   demo_data.EVENT_WEIGHTS)[0]
+        event, mean_fatalities, verb = rng.choices(profiles.EVENT_TYPES,
+                                                   profiles.EVENT_WEIGHTS)[0]
         fatalities = poisson(rng, mean_fatalities)
         drift = _daily_drift(source.name, scraped)
-        geo_rate = source.geocoding_rate + drift - (demo_data.NIGHT_GEOCODING_PENALTY if night else 0)
+        geo_rate = source.geocoding_rate + drift - (profiles.NIGHT_GEOCODING_PENALTY if night else 0)
         if self._in("geocoding_collapse", source.name, scraped):
             geo_rate = INCIDENTS["geocoding_collapse"]["geocoding_rate"]
         val_rate = source.validation_rate + drift / 2 - (
-            demo_data.NIGHT_VALIDATION_PENALTY if night else 0)
+            profiles.NIGHT_VALIDATION_PENALTY if night else 0)
         fresh = self.now - scraped < timedelta(minutes=PENDING_MINUTES)
         geocoded = validated = None
         if not (fresh and rng.random() < PENDING_SHARE):
@@ -228,7 +230,7 @@ class _History:
             created = first_day + timedelta(days=day, hours=FORECAST_HOUR_UTC)
             if not self.start <= created <= self.now:
                 continue
-            for name, _state, _lat, _lon, weight in demo_data.LOCATIONS:
+            for name, _state, _lat, _lon, weight in profiles.LOCATIONS:
                 base = 0.15 + weight / 12
                 risk = min(1.0, max(0.0, base + self.rng.gauss(0, 0.08)))
                 rows.append({"location_id": location_ids[name],

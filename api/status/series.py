@@ -18,8 +18,8 @@ from typing import Any, Iterable, Mapping, Sequence
 from sqlalchemy import String, cast, func, literal, select
 from sqlalchemy.orm import Session
 
-from api.models import DataQualityMetric as M
-from api.thresholds import rate, rate_status
+from api.storage.models import DataQualityMetric as M
+from api.status.thresholds import rate, rate_status
 from api.timeutil import UTC
 
 METRICS = ("geocoding_success_rate", "validation_pass_rate", "volume")

@@ -1,21 +1,23 @@
 """Wiring of the live path: hub + change feed + WebSocket route + `GET /metrics`.
 
 `create_app` calls `init_app(server)` once. The hub computes the status only through
-`api.status.current_status(runtime, caller="hub")`, hears in-process writers through
+`api.status.document.current_status(runtime, caller="hub")`, hears in-process writers through
 `runtime.change_listeners`, and starts its broadcaster and the change feed with the first socket.
 """
 from __future__ import annotations
 
 from flask import Flask
 
-from api import changefeed, telemetry, ws
-from api.hub import Hub
+from api.live import changefeed, websocket
+
+from api import telemetry
+from api.live.hub import Hub
 from api.runtime import Runtime, get_runtime
 
 
 class LocalChanges:
     """`runtime.notify_change()` lands here: through the change feed once it runs, so that the
-    feed does not hear the same commit again and make the hub compute twice (api/changefeed.py)."""
+    feed does not hear the same commit again and make the hub compute twice (api/live/changefeed.py)."""
 
     def __init__(self) -> None:
         self.hub: Hub | None = None
@@ -36,7 +38,7 @@ def init_app(server: Flask) -> Hub:
     config = runtime.config
 
     def compute() -> dict:
-        from api.status import current_status
+        from api.status.document import current_status
 
         return current_status(runtime, caller="hub")
 
@@ -50,6 +52,6 @@ def init_app(server: Flask) -> Hub:
     server.extensions["pipewatch.hub"] = hub
     runtime.change_listeners.append(local)
     runtime.on_close(hub.stop)
-    ws.init_app(server)
+    websocket.init_app(server)
     telemetry.init_app(server)
     return hub

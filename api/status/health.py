@@ -5,7 +5,7 @@ scanning history: the distinct sources come from a skip scan (one index seek per
 source's newest runs from `ORDER BY started_at DESC LIMIT 1` seeks, and the 24 h counts from a
 range of the started_at index. Sources are those with a run in the last LOOKBACK.
 
-A source's status is the staleness of its last success (api.thresholds.staleness_status),
+A source's status is the staleness of its last success (api.status.thresholds.staleness_status),
 worsened to at least `warning` when its newest run failed. A success's time is when it
 finished (the data arrived then), or when it started if it has no finish time.
 """
@@ -19,8 +19,8 @@ from typing import Any, Mapping
 from sqlalchemy import asc, bindparam, case, desc, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from api.models import ScrapeRun, time_param
-from api.thresholds import staleness_status, worst
+from api.storage.models import ScrapeRun, time_param
+from api.status.thresholds import staleness_status, worst
 from api.timeutil import DAY, isoformat
 
 RUNS = ScrapeRun.__table__

@@ -25,7 +25,7 @@ from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
 from api.errors import ApiError
-from api.hub import Close, Hub, Mailbox
+from api.live.hub import Close, Hub, Mailbox
 from api.runtime import get_runtime
 from api.reads import require_read_token
 

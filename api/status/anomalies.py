@@ -31,9 +31,9 @@ from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.models import DataQualityMetric as M
-from api.models import time_param
-from api.quality import of_type
+from api.storage.models import DataQualityMetric as M
+from api.storage.models import time_param
+from api.status.quality import of_type
 from api.timeutil import HOUR, isoformat
 
 KINDS = ("geocoding_success_rate", "validation_pass_rate", "volume")

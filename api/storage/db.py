@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.config import redact_url
+from api.settings import redact_url
 
 
 def make_engine(url: str, **kwargs) -> Engine:

@@ -2,8 +2,8 @@
 
 `pipeline_status(session, now, config)` reads the newest rows only (index seeks and short index
 ranges whose size depends on the collector's cadence and the number of sources, never on how
-much history there is) and hands them to the pure rules of api/health.py, api/quality.py,
-api/anomalies.py and api/alerts.py. Its output depends only on the database and `now`: lists
+much history there is) and hands them to the pure rules of api/status/health.py, api/status/quality.py,
+api/status/anomalies.py and api/status/alerts.py. Its output depends only on the database and `now`: lists
 are sorted, texts hold no clock-relative words, so an unchanged database gives an identical
 document except `timestamp` (what lets `seq` tell news from a repeat).
 
@@ -19,9 +19,9 @@ from typing import Any, Mapping
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from api import alerts, anomalies, health, quality
-from api.models import Conflict, DataQualityMetric, Forecast, ScrapeRun
-from api.thresholds import rate_status, worst
+from api.status import alerts, anomalies, health, quality
+from api.storage.models import Conflict, DataQualityMetric, Forecast, ScrapeRun
+from api.status.thresholds import rate_status, worst
 from api.timeutil import isoformat, parse_iso, utcnow
 
 ANOMALY_KEYS = ("kind", "source", "detected_at", "value", "baseline", "score", "severity")

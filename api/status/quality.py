@@ -6,7 +6,7 @@ cycles had no events in the window and is not shown with an old row). Without an
 install before the collector's first cycle) the same numbers are counted from `conflicts` over
 the trailing QUALITY_WINDOW_SECONDS and the section says `"basis": "conflicts"`.
 
-Rates are always derived here from the counts with api.thresholds.rate (the database's computed
+Rates are always derived here from the counts with api.status.thresholds.rate (the database's computed
 columns use the same rule), and statuses from those rates with the current thresholds, so the
 rates, counts and statuses shown can never disagree with each other.
 """
@@ -19,10 +19,10 @@ from typing import Any, Iterable, Mapping
 from sqlalchemy import and_, case, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
-from api.models import Conflict
-from api.models import DataQualityMetric as M
-from api.models import as_time, time_param
-from api.thresholds import quality_status, rate
+from api.storage.models import Conflict
+from api.storage.models import DataQualityMetric as M
+from api.storage.models import as_time, time_param
+from api.status.thresholds import quality_status, rate
 from api.timeutil import isoformat
 
 COUNTS = ("geocoding_attempts", "geocoding_successes", "validation_attempts",
@@ -61,7 +61,7 @@ def quality_entry(counts: Mapping[str, int], config: Mapping[str, Any]) -> dict[
 
 
 def of_type(metric_type: str, start=None, end=None) -> tuple:
-    """Rows of `metric_type` stamped in [start, end] (datetimes, or api.models.time_param),
+    """Rows of `metric_type` stamped in [start, end] (datetimes, or api.storage.models.time_param),
     said twice: plainly (SQLite seeks the (metric_type, timestamp) index with it) and as row
     values, which only that index can serve, so PostgreSQL cannot prefer walking the timestamp
     index through other types' rows (it did for the newest `aggregate` row: harmless while

@@ -12,7 +12,7 @@ Kinds of alert:
   below HEALTHY_RATE (warning) or WARNING_RATE (error);
 - `source_stale:<source>`: no successful scrape for SOURCE_STALE_WARNING/ERROR_SECONDS;
 - `scraper_failing:<source>`: the newest run failed (error from FAILING_ERROR_RUNS in a row);
-- `anomaly:<kind>:<source>`: an anomaly in the newest hour (api/anomalies.py);
+- `anomaly:<kind>:<source>`: an anomaly in the newest hour (api/status/anomalies.py);
 - `metrics_stale`: the newest aggregate row is older than METRICS_STALE_SECONDS.
 """
 from __future__ import annotations
@@ -23,11 +23,11 @@ from typing import Any, Iterable, Mapping, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.health import SourceFacts
-from api.models import DataQualityMetric as M
-from api.models import ScrapeRun
-from api.quality import COUNTS, RATES, counts_of, of_type
-from api.thresholds import STATUS_RANK, rate, rate_status, staleness_status
+from api.status.health import SourceFacts
+from api.storage.models import DataQualityMetric as M
+from api.storage.models import ScrapeRun
+from api.status.quality import COUNTS, RATES, counts_of, of_type
+from api.status.thresholds import STATUS_RANK, rate, rate_status, staleness_status
 from api.timeutil import isoformat, parse_iso, utcnow
 
 FAILING_ERROR_RUNS = 3

@@ -7,7 +7,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
-from api.config import REPO_ROOT
+from api.settings import REPO_ROOT
 
 
 def alembic_config(engine: Engine | None = None, connection=None) -> Config:
