@@ -13,14 +13,13 @@ from typing import Any, Mapping
 import dash
 from flask import Flask
 
-from api import auth, errors, export, ingest, openapi, reads, rest
-
+from api import auth, errors
+from api.http.routes import register_routes
 from api.live import wiring
-
-from api.storage import migrate
-from api.settings import load_config
-from api.storage.db import Database
 from api.runtime import Runtime
+from api.settings import load_config
+from api.storage import migrate
+from api.storage.db import Database
 
 log = logging.getLogger("pipewatch")
 
@@ -37,14 +36,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> dash.Dash:
     if settings["AUTO_MIGRATE"]:
         _migrate_on_start(runtime)
 
-    errors.init_app(server)
-    auth.init_app(server)  # PIPEWATCH_READ_TOKEN: every read, /login for people
-    rest.init_app(server)
-    wiring.init_app(server)  # WebSocket push, change feed, /metrics
-    ingest.init_app(server)
-    export.init_app(server)
-    reads.init_app(server)
-    openapi.init_app(server)
+    errors.init_app(server)  # one error shape under /api/
+    server.before_request(auth.guard)  # PIPEWATCH_READ_TOKEN, before any view runs
+    register_routes(server)  # every URL: api/http/routes.py
+    wiring.init_app(server)  # the live path: hub and change feed
 
     app = dash.Dash(__name__, server=server, title="pipewatch", update_title=None)
     import dashboard

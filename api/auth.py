@@ -1,48 +1,68 @@
-"""Read access: who may read when PIPEWATCH_READ_TOKEN is set, and a sign-in page for people.
+"""Who may do what: the read token, the write token, and which origins may open the socket.
 
-Scripts send the token as `Authorization: Bearer <token>`. A browser cannot put that header
-on its page loads, Dash's own requests or a WebSocket handshake, so a person types the token
-once at `GET/POST /login` and gets a cookie. The cookie holds an HMAC of the token, never the
-token: it cannot be turned back into the token, and changing the token invalidates every
-cookie at once. HttpOnly keeps it from scripts, SameSite=Strict from other sites' requests.
-
-`read_denial()` is the one rule ("may this request read?"); api.reads.require_read_token
-raises the API's 401 from it for the REST reads, the export, /metrics and the WebSocket
-handshake, and the guard here applies it to everything else the server answers: the Dash
-page (redirected to /login) and its internal endpoints (JSON 401). Left open: /healthz and
-/readyz (orchestrators), the sign-in page and the stylesheet it uses, the OpenAPI document
-(it describes the API, no data), and ingest writes (PIPEWATCH_INGEST_TOKEN, api/ingest.py).
-With no read token configured, nothing here refuses anything.
+Every rule about credentials lives here, so a reader checks access in one file:
+- `check_bearer`: an `Authorization: Bearer` header against a configured token, in constant time.
+- `read_denial` / `require_read_token`: may this request read? With PIPEWATCH_READ_TOKEN set, it
+  needs that bearer token (programs) or the sign-in cookie (browsers, api/http/login.py).
+- `require_write_token`: writes need PIPEWATCH_INGEST_TOKEN; with none configured they are shut.
+- `origin_allowed`: a browser's Origin on the WebSocket handshake and the sign-in forms.
+- `guard`: runs before every request (see its docstring for what it refuses and what it leaves).
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Optional
 from urllib.parse import urlencode, urlsplit
 
-from flask import Blueprint, Flask, Response, redirect, request, url_for
-from markupsafe import escape
+from flask import Flask, current_app, redirect, request
 
-from api.errors import error_response
+from api.errors import ApiError, error_response
 from api.runtime import get_runtime
-from api.validation import Unauthorized, check_bearer
 
 COOKIE = "pipewatch_read"
 LOGIN_PATH = "/login"
 _COOKIE_PURPOSE = b"pipewatch read cookie v1"
-_OPEN_PATHS = frozenset({"/healthz", "/readyz", "/api/v1/openapi.json"})
-# Blueprints that apply read or write rules of their own: the login page itself, the vendored
-# stylesheets (public files), ingest (its own token), the WebSocket (read_denial after its
-# Origin check, counting refusals in /metrics).
-_OWN_RULES = frozenset({"pipewatch_auth", "pipewatch_vendor", "pipewatch_ingest", "pipewatch_ws"})
-# Paths that are machine endpoints, never pages a person opens: answered with JSON 401.
-_MACHINE_PREFIXES = ("/api/", "/_", "/assets/", "/static/", "/metrics")
+_DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 _MAX_NEXT = 2048
+# Paths that are machine endpoints, never pages a person opens: refused with JSON 401.
+_MACHINE_PREFIXES = ("/api/", "/_", "/assets/", "/static/", "/metrics")
 
-bp = Blueprint("pipewatch_auth", __name__)
+# What a route needs (api/http/routes.py declares it for each of its routes):
+OPEN = "open"    # anyone: probes, the OpenAPI document, the sign-in page, public stylesheets
+READ = "read"    # the read token when one is set (the default for anything not declared)
+OWN = "own"      # the view applies its own rule: ingest (write token), the WebSocket handshake
+_ACCESS = "pipewatch.access"
 
 
-# region: the rule
+# region: credentials
+
+
+class Unauthorized(ValueError):
+    """Missing or wrong credentials (401); `forbidden` when the door is shut for everyone (403)."""
+
+    def __init__(self, message: str, forbidden: bool = False):
+        super().__init__(message)
+        self.forbidden = forbidden
+
+
+def check_bearer(header: str | None, token: str, *, required: bool) -> None:
+    """Compare `Authorization: Bearer ...` with `token` in constant time.
+
+    `required=True` (writes): no configured token means the door is shut (403), never open.
+    `required=False` (reads): no configured token means open.
+    """
+    if not token:
+        if required:
+            raise Unauthorized("writes are disabled: the server has no PIPEWATCH_INGEST_TOKEN",
+                               forbidden=True)
+        return
+    scheme, _, given = (header or "").partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        raise Unauthorized("missing bearer token: send Authorization: Bearer <token>")
+    if not hmac.compare_digest(given.strip().encode("utf-8", "surrogatepass"),
+                               token.encode("utf-8")):
+        raise Unauthorized("wrong bearer token")
 
 
 def cookie_value(token: str) -> str:
@@ -50,7 +70,7 @@ def cookie_value(token: str) -> str:
     return hmac.new(token.encode("utf-8"), _COOKIE_PURPOSE, hashlib.sha256).hexdigest()
 
 
-def _cookie_matches(cookie: str | None, token: str) -> bool:
+def cookie_matches(cookie: str | None, token: str) -> bool:
     if not cookie:
         return False
     return hmac.compare_digest(cookie.encode("utf-8", "surrogatepass"),
@@ -79,7 +99,7 @@ def read_denial() -> str | None:
     else:
         problem = ("missing credentials: send Authorization: Bearer <token>, "
                    f"or sign in at {LOGIN_PATH} in a browser")
-    if _cookie_matches(request.cookies.get(COOKIE), token):
+    if cookie_matches(request.cookies.get(COOKIE), token):
         return None
     if request.cookies.get(COOKIE) and header is None:
         problem = ("the sign-in cookie is no longer valid (was the token changed?): "
@@ -87,14 +107,70 @@ def read_denial() -> str | None:
     return problem
 
 
+def require_read_token() -> None:
+    """ApiError 401 unless this request may read (`read_denial`). For views marked OWN that
+    read (the WebSocket handshake); every READ route is already covered by `guard`."""
+    problem = read_denial()
+    if problem is not None:
+        raise ApiError(401, problem)
+
+
+def require_write_token() -> None:
+    """ApiError 403 when writes are disabled, 401 when the bearer token is missing or wrong."""
+    try:
+        check_bearer(request.headers.get("Authorization"),
+                     get_runtime().config["PIPEWATCH_INGEST_TOKEN"], required=True)
+    except Unauthorized as exc:
+        if exc.forbidden:
+            raise ApiError(403, str(exc), code="writes_disabled") from None
+        raise ApiError(401, str(exc)) from None
+
+
+# endregion
+# region: origins
+
+
+def _origin_key(origin: str) -> Optional[tuple[str, str, int]]:
+    """(scheme, host, port) of an Origin, with the scheme's default port filled in."""
+    try:
+        parts = urlsplit(origin.strip())
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
+    except ValueError:
+        return None
+    if not parts.scheme or not parts.hostname or port is None:
+        return None
+    return parts.scheme.lower(), parts.hostname.lower(), port
+
+
+def origin_allowed(origin: Optional[str], host: str, allowed: tuple[str, ...]) -> bool:
+    """No Origin, this app's own host (the Host header), or one of `allowed`."""
+    if origin is None:
+        return True
+    key = _origin_key(origin)
+    if key is None:
+        return False  # includes "null" (sandboxed frames, file: pages)
+    if key in {_origin_key(entry) for entry in allowed}:
+        return True
+    own = _origin_key(f"{key[0]}://{host}")
+    return own is not None and own[1:] == key[1:]
+
+
+def same_site_request() -> bool:
+    """The request's Origin (if any) is this server or WS_ALLOWED_ORIGINS: the socket's rule,
+    used for the sign-in and sign-out forms too."""
+    return origin_allowed(request.headers.get("Origin"), request.host,
+                          get_runtime().config["WS_ALLOWED_ORIGINS"])
+
+
 # endregion
 # region: the guard
 
 
-def _is_page_request() -> bool:
-    """A person's page load (redirect to sign in) rather than a machine endpoint (JSON 401)."""
-    return (request.method in ("GET", "HEAD")
-            and not request.path.startswith(_MACHINE_PREFIXES))
+def set_access(server: Flask, endpoint: str, access: str) -> None:
+    """Declare what `endpoint` needs (OPEN, READ or OWN); undeclared endpoints need READ."""
+    if access not in (OPEN, READ, OWN):
+        raise ValueError(f"unknown access {access!r}")
+    server.extensions.setdefault(_ACCESS, {})[endpoint] = access
 
 
 def safe_next(target: str | None) -> str:
@@ -113,15 +189,32 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+def _is_page_request() -> bool:
+    """A person's page load (redirect to sign in) rather than a machine endpoint (JSON 401)."""
+    return (request.method in ("GET", "HEAD")
+            and not request.path.startswith(_MACHINE_PREFIXES))
+
+
 def _current_target() -> str:
     query = request.query_string.decode("latin-1")
     return request.path + (f"?{query}" if query else "")
 
 
-def _guard():
+def guard():
+    """The read rule for every request the app answers, run before its view.
+
+    With no PIPEWATCH_READ_TOKEN it lets everything through. With one, every endpoint not
+    declared OPEN or OWN needs the token: the REST reads, the export, /metrics, the Dash page
+    and its own endpoints, whatever a route module forgets. A person's page load without it is
+    redirected to the sign-in page (with `next`), a machine endpoint gets the JSON 401 with
+    `details.sign_in` (an open page whose cookie stopped matching goes there by itself,
+    assets/pipewatch.js). Views therefore never check the read token again; only OWN views
+    apply a rule of their own.
+    """
     if not read_token():
         return None
-    if request.path in _OPEN_PATHS or request.blueprint in _OWN_RULES:
+    access = current_app.extensions.get(_ACCESS, {}).get(request.endpoint or "", READ)
+    if access != READ:
         return None
     problem = read_denial()
     if problem is None:
@@ -129,110 +222,7 @@ def _guard():
     if _is_page_request():
         return redirect(f"{LOGIN_PATH}?{urlencode({'next': safe_next(_current_target())})}",
                         code=302)
-    # An open page whose cookie stopped matching (the token changed) reads `sign_in` from its
-    # requests' 401 and goes there (assets/pipewatch.js), instead of failing quietly.
-    return error_response(401, problem, {"sign_in": url_for("pipewatch_auth.login")})
+    return error_response(401, problem, {"sign_in": request.script_root + LOGIN_PATH})
 
 
 # endregion
-# region: the sign-in page
-
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sign in · pipewatch</title>
-<link rel="icon" href="data:,">
-<link rel="stylesheet" href="{css}">
-</head>
-<body class="bg-light">
-<main class="container py-5"><div class="row justify-content-center mt-5">
-<div class="col-sm-9 col-md-6 col-lg-4"><div class="card shadow-sm"><div class="card-body p-4">
-<h1 class="h4 mb-3">pipewatch</h1>
-<p class="text-muted small">This server needs its read token
-(<code>PIPEWATCH_READ_TOKEN</code>) to show the dashboard.</p>
-{message}
-<form method="post" action="{action}">
-<input type="hidden" name="next" value="{next}">
-<div class="mb-3"><label class="form-label" for="token">Read token</label>
-<input class="form-control{invalid}" type="password" id="token" name="token"
- autocomplete="current-password" required autofocus></div>
-<button class="btn btn-primary w-100" type="submit" id="sign-in">Sign in</button>
-</form>
-</div></div></div></div>
-</main>
-</body></html>
-"""
-_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin",
-            "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src data:; "
-                                       "form-action 'self'; frame-ancestors 'none'"}
-
-
-def _stylesheet_url() -> str:
-    return url_for("pipewatch_vendor.static", filename="css/bootstrap.min.css")
-
-
-def _form(target: str, error: str | None = None, status: int = 200) -> Response:
-    message = (f'<div class="alert alert-danger py-2" role="alert" id="sign-in-error">'
-               f'{escape(error)}</div>' if error else "")
-    body = _PAGE.format(css=escape(_stylesheet_url()), action=escape(LOGIN_PATH),
-                        next=escape(target), message=message,
-                        invalid=" is-invalid" if error else "")
-    return Response(body, status=status, headers=_HEADERS, content_type="text/html; charset=utf-8")
-
-
-def _cross_site_post() -> bool:
-    """A form POST from another site: refused, no cookie. Browsers send Origin on form POSTs;
-    the rule is the WebSocket's (this host, or WS_ALLOWED_ORIGINS behind a proxy)."""
-    from api.live.websocket import origin_allowed  # not at the top: api.live.websocket imports this module's rule
-
-    return not origin_allowed(request.headers.get("Origin"), request.host,
-                              get_runtime().config["WS_ALLOWED_ORIGINS"])
-
-
-def _over_https() -> bool:
-    """Https here or at a proxy in front; a spoofed header only makes the cookie stricter."""
-    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
-    return request.is_secure or forwarded == "https"
-
-
-@bp.route(LOGIN_PATH, methods=["GET", "POST"])
-def login():
-    """The sign-in form; a right token sets the cookie and goes back to `next`."""
-    target = safe_next(request.values.get("next"))
-    token = read_token()
-    if not token or read_denial() is None:
-        return redirect(target, code=303)
-    if request.method == "GET":
-        return _form(target)
-    if _cross_site_post():
-        return _form(target, "Sign in from this server's own page.", status=403)
-    given = request.form.get("token", "")
-    try:
-        check_bearer(f"Bearer {given}", token, required=False)
-    except Unauthorized:
-        return _form(target, "Wrong token. Try again.", status=401)
-    response = redirect(target, code=303)
-    response.set_cookie(COOKIE, cookie_value(token), httponly=True, samesite="Strict",
-                        secure=_over_https(), path="/")
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-@bp.post("/logout")
-def logout():
-    """Forget the sign-in cookie and show the form again."""
-    if _cross_site_post():
-        return error_response(403, "sign out from this server's own page", code="forbidden")
-    response = redirect(LOGIN_PATH, code=303)
-    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Strict",
-                           secure=_over_https())
-    return response
-
-
-# endregion
-
-
-def init_app(server: Flask) -> None:
-    """Register /login and /logout, and guard every request before its view runs."""
-    server.register_blueprint(bp)
-    server.before_request(_guard)

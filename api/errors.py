@@ -37,6 +37,8 @@ def error_response(status: int, message: str, details: Any = None, code: str | N
                       "details": details}}
     response = jsonify(body)
     response.status_code = status
+    if status == 401:  # a 401 names the scheme it wants (RFC 9110)
+        response.headers["WWW-Authenticate"] = 'Bearer realm="pipewatch"'
     return response
 
 

@@ -22,7 +22,7 @@ from json.encoder import encode_basestring as _string
 from typing import Any, Iterator, Mapping, Sequence
 from urllib.parse import urlencode
 
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Response, jsonify, request
 from sqlalchemy import (Select, String, and_, case, cast, func, literal, or_, select,
                         type_coerce)
 
@@ -34,7 +34,6 @@ from api.timeutil import parse_iso, utcnow
 from api.validation import ExportQuery, Invalid, MetricFilters, parse_export_query
 
 log = logging.getLogger(__name__)
-bp = Blueprint("pipewatch_export", __name__)
 
 COLUMNS = ("id", "timestamp", "window_seconds", "metric_type", "source", "geocoding_attempts",
            "geocoding_successes", "geocoding_success_rate", "validation_attempts",
@@ -365,7 +364,6 @@ def _guarded(chunks: Iterator[str | bytes]) -> Iterator[bytes]:
 # endregion
 
 
-@bp.get("/api/v1/metrics")
 def list_metrics():
     """Filtered metric rows: a JSON page with a cursor, or the whole range as CSV/NDJSON."""
     runtime = get_runtime()
@@ -424,14 +422,3 @@ def _capped(partitions, limit: int):
                 return
     finally:
         partitions.close()
-
-
-@bp.before_request
-def _reads_need_the_read_token() -> None:
-    from api.reads import require_read_token
-
-    require_read_token()
-
-
-def init_app(server: Flask) -> None:
-    server.register_blueprint(bp)

@@ -22,34 +22,23 @@ from functools import cache
 from datetime import datetime, timedelta
 from typing import Any, Callable, Sequence
 
-from flask import Blueprint, Flask, Response, request
+from flask import Response, request
 from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
 
+from api.auth import require_write_token
 from api.errors import ApiError
 from api.export import rendered_columns, row_dict
 from api.storage.models import DataQualityMetric, IdempotencyKey, ScrapeRun
 from api.runtime import Runtime, get_runtime
 from api.timeutil import isoformat, utcnow
-from api.validation import (Invalid, MalformedJSON, Unauthorized, check_bearer,
-                            check_body, check_metric, check_scrape_run, parse_json)
+from api.validation import (Invalid, MalformedJSON, check_body, check_metric, check_scrape_run,
+                            parse_json)
 
-bp = Blueprint("pipewatch_ingest", __name__)
 
 SCRAPE_RUN_COLUMNS = ("id", "source", "started_at", "finished_at", "status", "items_found",
                       "items_new", "error")
 MAX_KEY_LENGTH = 255
-
-
-def require_write_token(runtime: Runtime) -> None:
-    """403 when writes are disabled, 401 when the bearer token is missing or wrong."""
-    try:
-        check_bearer(request.headers.get("Authorization"),
-                     runtime.config["PIPEWATCH_INGEST_TOKEN"], required=True)
-    except Unauthorized as exc:
-        if exc.forbidden:
-            raise ApiError(403, str(exc), code="writes_disabled") from None
-        raise ApiError(401, str(exc)) from None
 
 
 def read_json_body() -> Any:
@@ -83,7 +72,7 @@ def _idempotency_key() -> str | None:
 
 def _ingest(check_one: Callable, write: Callable[[Any, list[dict]], list[dict]]) -> Response:
     runtime = get_runtime()
-    require_write_token(runtime)
+    require_write_token()
     key = _idempotency_key()
     body = read_json_body()
     rows = _validated(runtime, body, check_one)
@@ -190,25 +179,11 @@ def _write_scrape_runs(session, rows: list[dict]) -> list[dict]:
             for row in session.execute(_insert_scrape_runs_statement(), rows)]
 
 
-@bp.post("/api/v1/metrics")
 def post_metrics():
     """Store one metric row or a list of them (all or nothing); 201 with the stored rows."""
     return _ingest(check_metric, _write_metrics)
 
 
-@bp.post("/api/v1/scrape-runs")
 def post_scrape_runs():
     """Store one scrape run or a list of them (all or nothing); 201 with the stored rows."""
     return _ingest(check_scrape_run, _write_scrape_runs)
-
-
-@bp.after_request
-def _challenge(response: Response) -> Response:
-    """A 401 names the scheme it wants (RFC 9110)."""
-    if response.status_code == 401:
-        response.headers.setdefault("WWW-Authenticate", 'Bearer realm="pipewatch"')
-    return response
-
-
-def init_app(server: Flask) -> None:
-    server.register_blueprint(bp)

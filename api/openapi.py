@@ -12,13 +12,12 @@ import copy
 import re
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, jsonify
+from flask import Flask, current_app, jsonify
 
 from api.storage.models import METRIC_TYPES, QUALITY_STATUSES, SCRAPE_STATUSES
 from api.status.series import BUCKETS, METRICS
 from api.validation import INT32_MAX, MAX_ERROR_LENGTH, MAX_SOURCE_LENGTH
 
-bp = Blueprint("pipewatch_openapi", __name__)
 STATUS = list(QUALITY_STATUSES)
 
 
@@ -364,11 +363,6 @@ def build_document(app: Flask) -> dict[str, Any]:
     }
 
 
-@bp.get("/api/v1/openapi.json")
 def openapi_document():
     """The OpenAPI 3.0 document of this app's routes."""
     return jsonify(build_document(current_app))
-
-
-def init_app(server: Flask) -> None:
-    server.register_blueprint(bp)

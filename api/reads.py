@@ -14,11 +14,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-from flask import Blueprint, Flask, jsonify, request
+from flask import jsonify, request
 
 from api.status.alerts import alert_periods
 from api.status.anomalies import find_anomalies
-from api.auth import read_denial
 from api.errors import ApiError
 from api.runtime import get_runtime
 from api.status.series import METRICS, SeriesError, choose_bucket, fetch_series
@@ -27,18 +26,9 @@ from api.status.thresholds import worst
 from api.timeutil import isoformat, utcnow
 from api.validation import parse_sources, parse_time_param, single_value
 
-bp = Blueprint("pipewatch_reads", __name__)
 DEFAULT_SERIES_DAYS = 7
 DEFAULT_RECENT_DAYS = 1
 MAX_HISTORY_DAYS = 92
-
-
-def require_read_token() -> None:
-    """401 unless this request may read: no PIPEWATCH_READ_TOKEN, or its bearer token or
-    sign-in cookie matches (api.auth.read_denial, the one rule for every read)."""
-    problem = read_denial()
-    if problem is not None:
-        raise ApiError(401, problem)
 
 
 def time_range(default_days: int, max_days: int | None = None
@@ -60,7 +50,6 @@ def time_range(default_days: int, max_days: int | None = None
     return start, end, sources
 
 
-@bp.get("/api/v1/metrics/series")
 def series_route():
     """The aggregated trend the charts draw: hour or day buckets, weighted rates."""
     problems: list[dict[str, str]] = []
@@ -98,7 +87,6 @@ def _only(items: Iterable[dict[str, Any]], sources: list[str]) -> list[dict[str,
     return [item for item in items if not sources or item.get("source") in sources]
 
 
-@bp.get("/api/v1/sources")
 def sources_route():
     """Every known source with its scraping health, data quality and open alerts, now."""
     status = current_status(get_runtime(), caller="sources")
@@ -132,22 +120,11 @@ def _current_and_history(part: str, history) -> Any:
                     "current": _only(status[part], sources), "items": items})
 
 
-@bp.get("/api/v1/alerts")
 def alerts_route():
     """Alerts open now (`current`) and every alert period overlapping the range (`items`)."""
     return _current_and_history("alerts", alert_periods)
 
 
-@bp.get("/api/v1/anomalies")
 def anomalies_route():
     """Anomalies of the newest hour (`current`) and every anomalous hour in the range (`items`)."""
     return _current_and_history("anomalies", find_anomalies)
-
-
-@bp.before_request
-def _reads_need_the_read_token() -> None:
-    require_read_token()
-
-
-def init_app(server: Flask) -> None:
-    server.register_blueprint(bp)

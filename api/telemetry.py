@@ -1,14 +1,12 @@
 """pipewatch counting itself: sockets, messages, computations, polls, reconnections.
 
 Each app has its own Prometheus registry (many apps live in one test process), exposed at
-`GET /metrics` in the Prometheus text format. Counters are per process: with several gunicorn
-workers, scrape each worker (one port each) or sum what you get over time.
+`GET /metrics` (api/http/prometheus.py) in the Prometheus text format. Counters are per process:
+with several gunicorn workers, scrape each worker (one port each) or sum what you get over time.
 """
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, current_app
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, \
-    disable_created_metrics, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 # `*_created` timestamps double the page and tell an operator nothing they need.
 disable_created_metrics()
@@ -60,19 +58,3 @@ class Telemetry:
             "pipewatch_changefeed_reconnects", "Times the change feed lost its database",
             registry=r)
 
-
-bp = Blueprint("pipewatch_metrics", __name__)
-
-
-@bp.get("/metrics")
-def metrics_route():
-    """The process's counters in the Prometheus text format (bearer token if reads need one)."""
-    from api.reads import require_read_token
-
-    require_read_token()
-    registry = current_app.extensions["pipewatch"].telemetry.registry
-    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
-
-
-def init_app(server: Flask) -> None:
-    server.register_blueprint(bp)

@@ -7,7 +7,6 @@ caller's value, so an error never echoes a whole hostile payload back.
 """
 from __future__ import annotations
 
-import hmac
 import json
 import math
 from dataclasses import dataclass, field
@@ -433,36 +432,5 @@ def parse_export_query(args: Any, accept: str | None, *, default_limit: int,
     if problems:
         raise Invalid(problems, "invalid query parameters")
     return ExportQuery(filters=filters, limit=limit, cursor=cursor, format=fmt or "json")
-
-# endregion
-
-# region Bearer tokens
-
-
-class Unauthorized(ValueError):
-    """Missing or wrong credentials (401); `forbidden` when the door is shut for everyone (403)."""
-
-    def __init__(self, message: str, forbidden: bool = False):
-        super().__init__(message)
-        self.forbidden = forbidden
-
-
-def check_bearer(header: str | None, token: str, *, required: bool) -> None:
-    """Compare `Authorization: Bearer ...` with `token` in constant time.
-
-    `required=True` (writes): no configured token means the door is shut (403), never open.
-    `required=False` (reads): no configured token means open.
-    """
-    if not token:
-        if required:
-            raise Unauthorized("writes are disabled: the server has no PIPEWATCH_INGEST_TOKEN",
-                               forbidden=True)
-        return
-    scheme, _, given = (header or "").partition(" ")
-    if scheme.lower() != "bearer" or not given.strip():
-        raise Unauthorized("missing bearer token: send Authorization: Bearer <token>")
-    if not hmac.compare_digest(given.strip().encode("utf-8", "surrogatepass"),
-                               token.encode("utf-8")):
-        raise Unauthorized("wrong bearer token")
 
 # endregion

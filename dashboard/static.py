@@ -13,6 +13,8 @@ import dash
 import flask_bootstrap
 from flask import Blueprint
 
+from api import auth
+
 STATIC_ROOT = Path(flask_bootstrap.__file__).resolve().parent / "static" / "bootstrap5"
 ROUTE = "_pipewatch/vendor"
 STYLESHEETS = ("css/bootstrap.min.css", "css/font/bootstrap-icons.min.css")
@@ -28,6 +30,7 @@ def init_app(app: dash.Dash) -> list[str]:
     blueprint = Blueprint("pipewatch_vendor", __name__, static_folder=str(STATIC_ROOT),
                           static_url_path=f"{prefix}{ROUTE}")
     app.server.register_blueprint(blueprint)
+    auth.set_access(app.server, f"{blueprint.name}.static", auth.OPEN)  # the sign-in page's CSS
     urls = [f"{app.config.requests_pathname_prefix}{ROUTE}/{relative}" for relative in STYLESHEETS]
     for url in urls:
         if url not in app.config.external_stylesheets:

@@ -21,7 +21,8 @@ from api.errors import ApiError
 from api.export import cursor_key, decode_cursor, encode_cursor
 from api.storage.models import ScrapeRun
 from api.timeutil import UTC
-from api.validation import (Invalid, MalformedJSON, MetricFilters, Unauthorized, check_bearer,
+from api.auth import Unauthorized, check_bearer
+from api.validation import (Invalid, MalformedJSON, MetricFilters,
                             check_body, check_metric, check_scrape_run, parse_export_query,
                             parse_json, parse_moment)
 from tests.export_fixtures import TOKEN, auth, count_metrics

@@ -1,4 +1,4 @@
-"""The WebSocket endpoint: `/api/v1/ws/monitoring/pipeline-status` (Flask-Sock, on a Blueprint).
+"""The WebSocket endpoint, `/api/v1/ws/monitoring/pipeline-status` (api/http/routes.py).
 
 On connect the socket gets the current status at once, then whatever its hub mailbox receives:
 every change, and the status at least every WS_HEARTBEAT_SECONDS. It is the same JSON document
@@ -18,23 +18,17 @@ from __future__ import annotations
 
 import threading
 from typing import Callable, Optional
-from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, current_app, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
+from api.auth import origin_allowed, require_read_token
 from api.errors import ApiError
 from api.live.hub import Close, Hub, Mailbox
 from api.runtime import get_runtime
-from api.reads import require_read_token
 
-PATH = "/api/v1/ws/monitoring/pipeline-status"
 IDLE_WAIT_SECONDS = 30.0  # the handler wakes at least this often even if nothing happens
-_DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
-
-bp = Blueprint("pipewatch_ws", __name__)
-sock = Sock()
 
 
 def get_hub(app: Optional[Flask] = None) -> Hub:
@@ -44,33 +38,8 @@ def get_hub(app: Optional[Flask] = None) -> Hub:
 # region: before the upgrade
 
 
-def _origin_key(origin: str) -> Optional[tuple[str, str, int]]:
-    """(scheme, host, port) of an Origin, with the scheme's default port filled in."""
-    try:
-        parts = urlsplit(origin.strip())
-        port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
-    except ValueError:
-        return None
-    if not parts.scheme or not parts.hostname or port is None:
-        return None
-    return parts.scheme.lower(), parts.hostname.lower(), port
-
-
-def origin_allowed(origin: Optional[str], host: str, allowed: tuple[str, ...]) -> bool:
-    """No Origin, this app's own host (the Host header), or one of `allowed`."""
-    if origin is None:
-        return True
-    key = _origin_key(origin)
-    if key is None:
-        return False  # includes "null" (sandboxed frames, file: pages)
-    if key in {_origin_key(entry) for entry in allowed}:
-        return True
-    own = _origin_key(f"{key[0]}://{host}")
-    return own is not None and own[1:] == key[1:]
-
-
-@bp.before_request
-def _guard_handshake():
+def guard_handshake():
+    """Before the upgrade: refuse a foreign Origin (403) or a missing read token (401)."""
     runtime = get_runtime()
     config = runtime.config
     if not origin_allowed(request.headers.get("Origin"), request.host,
@@ -164,7 +133,6 @@ def _count_attempt(telemetry) -> None:
         telemetry.ws_reconnects.inc()
 
 
-@sock.route(PATH, bp=bp)
 def pipeline_status_socket(ws) -> None:
     runtime = get_runtime()
     telemetry = runtime.telemetry
@@ -219,11 +187,18 @@ def _serve(ws, mailbox: Mailbox, send: Callable[[str], object], telemetry) -> No
 # endregion
 
 
-def init_app(server: Flask) -> None:
-    """Register the route; the socket options come from the settings."""
-    config = get_runtime(server).config
-    server.config["SOCK_SERVER_OPTIONS"] = {
-        "max_message_size": config["WS_MAX_MESSAGE_BYTES"],
-        "ping_interval": config["WS_PING_SECONDS"] or None,
-    }
-    server.register_blueprint(bp)
+def blueprint(path: str) -> Blueprint:
+    """The socket at `path` with its handshake guard, on a blueprint of its own.
+
+    A new one per app: Flask-Sock binds a route to one blueprint, and a blueprint that has been
+    registered takes no new routes, while tests build many apps in one process."""
+    bp = Blueprint("pipewatch_ws", __name__)
+    bp.before_request(guard_handshake)
+    Sock().route(path, bp=bp)(pipeline_status_socket)
+    return bp
+
+
+def socket_options(config) -> dict:
+    """simple-websocket's options from the settings (`SOCK_SERVER_OPTIONS`)."""
+    return {"max_message_size": config["WS_MAX_MESSAGE_BYTES"],
+            "ping_interval": config["WS_PING_SECONDS"] or None}

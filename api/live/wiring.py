@@ -1,6 +1,7 @@
-"""Wiring of the live path: hub + change feed + WebSocket route + `GET /metrics`.
+"""Wiring of the live path for one app: the hub, the change feed, and the socket options.
 
-`create_app` calls `init_app(server)` once. The hub computes the status only through
+`create_app` calls `init_app(server)` once; the WebSocket route itself is listed with every
+other route in api/http/routes.py. The hub computes the status only through
 `api.status.document.current_status(runtime, caller="hub")`, hears in-process writers through
 `runtime.change_listeners`, and starts its broadcaster and the change feed with the first socket.
 """
@@ -9,15 +10,14 @@ from __future__ import annotations
 from flask import Flask
 
 from api.live import changefeed, websocket
-
-from api import telemetry
 from api.live.hub import Hub
 from api.runtime import Runtime, get_runtime
 
 
 class LocalChanges:
     """`runtime.notify_change()` lands here: through the change feed once it runs, so that the
-    feed does not hear the same commit again and make the hub compute twice (api/live/changefeed.py)."""
+    feed does not hear the same commit again and make the hub compute twice
+    (api/live/changefeed.py)."""
 
     def __init__(self) -> None:
         self.hub: Hub | None = None
@@ -52,6 +52,5 @@ def init_app(server: Flask) -> Hub:
     server.extensions["pipewatch.hub"] = hub
     runtime.change_listeners.append(local)
     runtime.on_close(hub.stop)
-    websocket.init_app(server)
-    telemetry.init_app(server)
+    server.config["SOCK_SERVER_OPTIONS"] = websocket.socket_options(config)
     return hub

@@ -1,29 +1,18 @@
-"""REST routes of the foundation: the pipeline status, liveness and readiness."""
+"""`GET /healthz` and `GET /readyz`: what an orchestrator asks before sending traffic."""
 from __future__ import annotations
 
-from flask import Blueprint, Flask, jsonify
+from flask import jsonify
 
-from api.storage import migrate
 from api.errors import ApiError
 from api.runtime import get_runtime
-from api.status.document import current_status
-
-bp = Blueprint("pipewatch_rest", __name__)
+from api.storage import migrate
 
 
-@bp.get("/api/v1/monitoring/pipeline-status")
-def pipeline_status_route():
-    """The status document of DESIGN.md, the same JSON the WebSocket pushes."""
-    return jsonify(current_status(get_runtime()))
-
-
-@bp.get("/healthz")
 def healthz():
     """The process is alive and serving; says nothing about the database."""
     return jsonify({"status": "ok"})
 
 
-@bp.get("/readyz")
 def readyz():
     """Ready means the database answers and its schema is at the newest migration."""
     runtime = get_runtime()
@@ -38,7 +27,3 @@ def readyz():
                        {"current": current, "head": head,
                         "fix": "python app.py migrate"}, code="not_ready")
     return jsonify({"status": "ready", "revision": current})
-
-
-def init_app(server: Flask) -> None:
-    server.register_blueprint(bp)

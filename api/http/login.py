@@ -1,0 +1,98 @@
+"""`/login` and `/logout`: the sign-in page for people, when PIPEWATCH_READ_TOKEN is set.
+
+Scripts send the token as `Authorization: Bearer <token>`. A browser cannot put that header
+on its page loads, Dash's own requests or a WebSocket handshake, so a person types the token
+once here and gets a cookie. The cookie holds an HMAC of the token, never the token
+(api/auth.py `cookie_value`): it cannot be turned back into the token, and changing the token
+invalidates every cookie at once. HttpOnly keeps it from scripts, SameSite=Strict from other
+sites' requests. The rule that reads the cookie is api/auth.py's.
+"""
+from __future__ import annotations
+
+from flask import Response, redirect, request, url_for
+from markupsafe import escape
+
+from api.auth import (COOKIE, LOGIN_PATH, Unauthorized, check_bearer, cookie_value, read_denial,
+                      read_token, safe_next, same_site_request)
+from api.errors import error_response
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sign in · pipewatch</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="{css}">
+</head>
+<body class="bg-light">
+<main class="container py-5"><div class="row justify-content-center mt-5">
+<div class="col-sm-9 col-md-6 col-lg-4"><div class="card shadow-sm"><div class="card-body p-4">
+<h1 class="h4 mb-3">pipewatch</h1>
+<p class="text-muted small">This server needs its read token
+(<code>PIPEWATCH_READ_TOKEN</code>) to show the dashboard.</p>
+{message}
+<form method="post" action="{action}">
+<input type="hidden" name="next" value="{next}">
+<div class="mb-3"><label class="form-label" for="token">Read token</label>
+<input class="form-control{invalid}" type="password" id="token" name="token"
+ autocomplete="current-password" required autofocus></div>
+<button class="btn btn-primary w-100" type="submit" id="sign-in">Sign in</button>
+</form>
+</div></div></div></div>
+</main>
+</body></html>
+"""
+_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin",
+            "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src data:; "
+                                       "form-action 'self'; frame-ancestors 'none'"}
+
+
+def _stylesheet_url() -> str:
+    return url_for("pipewatch_vendor.static", filename="css/bootstrap.min.css")
+
+
+def _form(target: str, error: str | None = None, status: int = 200) -> Response:
+    message = (f'<div class="alert alert-danger py-2" role="alert" id="sign-in-error">'
+               f'{escape(error)}</div>' if error else "")
+    body = _PAGE.format(css=escape(_stylesheet_url()), action=escape(LOGIN_PATH),
+                        next=escape(target), message=message,
+                        invalid=" is-invalid" if error else "")
+    return Response(body, status=status, headers=_HEADERS, content_type="text/html; charset=utf-8")
+
+
+def _over_https() -> bool:
+    """Https here or at a proxy in front; a spoofed header only makes the cookie stricter."""
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return request.is_secure or forwarded == "https"
+
+
+def login():
+    """The sign-in form; a right token sets the cookie and goes back to `next`."""
+    target = safe_next(request.values.get("next"))
+    token = read_token()
+    if not token or read_denial() is None:
+        return redirect(target, code=303)
+    if request.method == "GET":
+        return _form(target)
+    if not same_site_request():
+        return _form(target, "Sign in from this server's own page.", status=403)
+    given = request.form.get("token", "")
+    try:
+        check_bearer(f"Bearer {given}", token, required=False)
+    except Unauthorized:
+        return _form(target, "Wrong token. Try again.", status=401)
+    response = redirect(target, code=303)
+    response.set_cookie(COOKIE, cookie_value(token), httponly=True, samesite="Strict",
+                        secure=_over_https(), path="/")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def logout():
+    """Forget the sign-in cookie and show the form again."""
+    if not same_site_request():
+        return error_response(403, "sign out from this server's own page", code="forbidden")
+    response = redirect(LOGIN_PATH, code=303)
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Strict",
+                           secure=_over_https())
+    return response

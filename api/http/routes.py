@@ -1,0 +1,67 @@
+"""Every URL pipewatch serves, in one list: method, path, the view that answers, who may call it.
+
+Read this file to find the code behind a URL in one hop. Dash adds the page (`/`) and its own
+`/_dash-*` endpoints, and dashboard/static.py the vendored stylesheets; everything else is here.
+Access (api/auth.py): OPEN for anyone; READ needs PIPEWATCH_READ_TOKEN when one is set (the
+guard checks it before any view runs); OWN views apply their own rule (writes need
+PIPEWATCH_INGEST_TOKEN; the WebSocket checks Origin and the read token before the upgrade).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from flask import Flask
+
+from api import auth, export, ingest, openapi, reads
+from api.auth import OPEN, OWN, READ
+from api.http import login, monitoring, probes, prometheus
+from api.live import websocket
+
+WEBSOCKET_PATH = "/api/v1/ws/monitoring/pipeline-status"
+
+
+@dataclass(frozen=True)
+class Route:
+    methods: tuple[str, ...]
+    path: str
+    view: Callable
+    access: str = READ
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.view.__module__.rpartition('.')[2]}.{self.view.__name__}"
+
+
+ROUTES: tuple[Route, ...] = (
+    # Probes and the API's description: for orchestrators and tools, never behind a token.
+    Route(("GET",), "/healthz", probes.healthz, OPEN),
+    Route(("GET",), "/readyz", probes.readyz, OPEN),
+    Route(("GET",), "/api/v1/openapi.json", openapi.openapi_document, OPEN),
+    # The status, as the WebSocket below pushes it.
+    Route(("GET",), "/api/v1/monitoring/pipeline-status", monitoring.pipeline_status),
+    # Metric rows: the export (JSON pages, CSV, NDJSON), ingest, and the charts' series.
+    Route(("GET",), "/api/v1/metrics", export.list_metrics),
+    Route(("POST",), "/api/v1/metrics", ingest.post_metrics, OWN),
+    Route(("GET",), "/api/v1/metrics/series", reads.series_route),
+    Route(("POST",), "/api/v1/scrape-runs", ingest.post_scrape_runs, OWN),
+    Route(("GET",), "/api/v1/sources", reads.sources_route),
+    Route(("GET",), "/api/v1/alerts", reads.alerts_route),
+    Route(("GET",), "/api/v1/anomalies", reads.anomalies_route),
+    # pipewatch's own counters, for Prometheus.
+    Route(("GET",), "/metrics", prometheus.metrics),
+    # Signing in with the read token, for browsers.
+    Route(("GET", "POST"), auth.LOGIN_PATH, login.login, OPEN),
+    Route(("POST",), "/logout", login.logout, OPEN),
+)
+
+
+def register_routes(server: Flask) -> None:
+    """Add every route above, and the WebSocket, to `server`, each with its access rule."""
+    for route in ROUTES:
+        server.add_url_rule(route.path, endpoint=route.endpoint, view_func=route.view,
+                            methods=list(route.methods))
+        auth.set_access(server, route.endpoint, route.access)
+    socket = websocket.blueprint(WEBSOCKET_PATH)
+    server.register_blueprint(socket)
+    auth.set_access(server, f"{socket.name}.{websocket.pipeline_status_socket.__name__}", OWN)
