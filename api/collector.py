@@ -1,6 +1,6 @@
 """The collector: turns `conflicts` into `data_quality_metrics` rows, one cycle at a time.
 
-Each cycle ending at `now` writes (DESIGN.md, "Meaning of metric rows"):
+Each cycle ending at `now` writes (docs/architecture.md):
 - one `aggregate` row (all sources) and one `source` row per source seen, both over the
   trailing QUALITY_WINDOW_SECONDS, stamped with `now` floored to the collector interval. The
   window is [stamp - window, stamp), so the row's timestamp really is the end of what it covers,

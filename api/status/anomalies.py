@@ -229,7 +229,7 @@ def load_hourly(session: Session, start: datetime, end: datetime,
 
 
 def anomaly_item(source: str, hour: Hour, verdict: Verdict) -> dict[str, Any]:
-    """The JSON shape of DESIGN.md's anomalies, plus the hour it covers (start, end)."""
+    """The JSON shape of the status document's anomalies, plus the hour it covers (start, end)."""
     digits = 1 if verdict.kind == "volume" else 4
     return {"kind": verdict.kind, "source": source, "detected_at": isoformat(hour.end),
             "value": round(verdict.value, digits), "baseline": round(verdict.baseline, digits),

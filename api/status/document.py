@@ -60,7 +60,7 @@ def _histories(session: Session, section: Mapping[str, Any],
 
 def pipeline_status(session: Session, now: datetime, config: Mapping[str, Any],
                     cache: anomalies.AnomalyCache | None = None) -> dict[str, Any]:
-    """The status document of DESIGN.md as of `now` (aware UTC), without `seq`.
+    """The status document (docs/architecture.md) as of `now` (aware UTC), without `seq`.
 
     `cache` (the runtime's) only saves recomputing unchanged anomalies: same document."""
     if now.tzinfo is None:

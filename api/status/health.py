@@ -59,7 +59,7 @@ def source_status(facts: SourceFacts, now: datetime, config: Mapping[str, Any]) 
 
 
 def source_item(facts: SourceFacts, now: datetime, config: Mapping[str, Any]) -> dict[str, Any]:
-    """One entry of `scraping_health.sources` (DESIGN.md)."""
+    """One entry of `scraping_health.sources` (docs/architecture.md)."""
     return {"source": facts.source, "status": source_status(facts, now, config),
             "last_run_at": isoformat(facts.last_run_at),
             "last_success_at": isoformat(facts.last_success_at),

@@ -150,7 +150,7 @@ def recent_history(session: Session, metric_type: str, newest: datetime,
 
 
 def quality_section(session: Session, now: datetime, config: Mapping[str, Any]) -> dict[str, Any]:
-    """`data_quality` of DESIGN.md: from the newest metric rows, else from the conflicts."""
+    """`data_quality` of the status document: from the newest metric rows, else from the conflicts."""
     aggregate = newest_aggregate(session, now)
     if aggregate is not None:
         by_source = [{"source": row.source, "as_of": isoformat(row.timestamp),
