@@ -27,7 +27,8 @@ from api.status.health import SourceFacts
 from api.storage.models import DataQualityMetric as M
 from api.storage.models import ScrapeRun
 from api.status.quality import COUNTS, RATES, counts_of, of_type
-from api.status.thresholds import STATUS_RANK, rate, rate_status, staleness_status
+from api.status.thresholds import (SEVERITIES, STATUS_RANK, rate, rate_status,
+                                   staleness_status)
 from api.timeutil import isoformat, parse_iso, utcnow
 
 FAILING_ERROR_RUNS = 3
@@ -35,7 +36,8 @@ FAILING_ERROR_RUNS = 3
 RATE_NAMES = {"geocoding_success_rate": "Geocoding success rate",
               "validation_pass_rate": "Validation pass rate"}
 KIND_NAMES = {**RATE_NAMES, "volume": "Event volume"}
-BAD = ("warning", "error")
+BAD = SEVERITIES
+"""A rate or staleness judged one of these raises an alert."""
 
 
 def alert(key: str, severity: str, title: str, message: str, source: str | None,
