@@ -122,6 +122,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Rows per JSON page of GET /api/v1/metrics when `limit` is not given."),
     Setting("EXPORT_MAX_LIMIT", 1000, int,
             "Largest `limit` of a JSON page (422 beyond); CSV and NDJSON exports are uncapped."),
+    Setting("EXPORT_CSV_VIA_COPY", True, _bool,
+            "On PostgreSQL, stream CSV exports straight from COPY (byte-identical to the "
+            "generic row path, several times faster); off uses the generic path."),
     Setting("CURSOR_SECRET", "", str,
             "Key that signs export cursors. Empty: derived from DATABASE_URL, the same in every "
             "process on one database. Set it to make cursors unforgeable by anyone who knows "

@@ -9,7 +9,7 @@ Baselines in the same run: the naive export (`pandas.read_sql` of the table, the
 its own process, with its peak RSS; and walking the JSON pages (limit=1000) over HTTP.
 On PostgreSQL, CSV is streamed by COPY; the generic row path (server-side cursor + Python
 formatting, what SQLite and NDJSON use) is measured too, in a second server started with
-PIPEWATCH_BENCH_EXPORT_ROW_PATH=1, and both CSVs must be byte for byte the same.
+EXPORT_CSV_VIA_COPY=0 (a setting), and both CSVs must be byte for byte the same.
 
 Series: `fetch_series` for 30 days x 8 sources, hour buckets, random windows, p50/p95 over
 `--repeat` queries, beside the naive way (load the window's hourly rows with pandas and
@@ -264,7 +264,7 @@ def export_figures(url: str, count: int, pages_rows: int) -> dict:
 
 def row_path_csv(url: str, count: int, copy_digest: str) -> dict:
     """Baseline on PostgreSQL: the same CSV through the generic row path (no COPY)."""
-    server = Server(url, {"PIPEWATCH_BENCH_EXPORT_ROW_PATH": "1"})
+    server = Server(url, {"EXPORT_CSV_VIA_COPY": "0"})
     try:
         lines, seconds, size, digest = download(server.base + "/api/v1/metrics",
                                                 {"format": "csv"})

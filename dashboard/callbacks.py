@@ -13,6 +13,8 @@ from typing import Any, Mapping, Sequence
 import dash
 from dash import Input, Output, Patch, State, ctx, no_update
 
+from api import queries
+from api.status.series import SeriesError
 from api.timeutil import isoformat, utcnow
 from dashboard import figures, ids
 from dashboard.components import shading_legend
@@ -55,18 +57,11 @@ def _periods(runtime, start: datetime, end: datetime, sources: Sequence[str] | N
     anomaly_rows: list[Mapping[str, Any]] = []
     wanted = None if not sources else list(sources)
     try:
-        from api.status.alerts import alert_periods
-
-        with runtime.db.session() as session:
-            alert_rows = list(alert_periods(session, runtime.config, start, end, sources=wanted))
+        alert_rows = queries.alert_history(runtime, start, end, wanted)
     except Exception as exc:  # noqa: BLE001 - charts still draw without shading
         log.warning("alert periods unavailable: %s", type(exc).__name__)
     try:
-        from api.status.anomalies import find_anomalies
-
-        with runtime.db.session() as session:
-            anomaly_rows = list(find_anomalies(session, runtime.config, start, end,
-                                               sources=wanted))
+        anomaly_rows = queries.anomaly_history(runtime, start, end, wanted)
     except Exception as exc:  # noqa: BLE001
         log.warning("anomalies unavailable: %s", type(exc).__name__)
     alert_rows = [row for row in alert_rows if _worth_shading(row, wanted)]
@@ -95,14 +90,10 @@ def trends_body(runtime, selection: Selection, now: datetime | None = None,
     """Everything the trend section shows for `selection`: three figures, the rows, a note.
     (Alert and anomaly shading is added by `shading_body` once the lines are on screen; a
     data refresh of the same selection reuses the last `shading`, so it never blinks off.)"""
-    from api.status.series import SeriesError, fetch_series
-
     start, end, bucket = window(selection, now)
-    sources = list(selection.sources) or None
     try:
-        with runtime.db.session() as session:
-            rows = fetch_series(session, metric="geocoding_success_rate", start=start, end=end,
-                                sources=sources, bucket=bucket, config=runtime.config)
+        rows = queries.series(runtime, "geocoding_success_rate", start, end,
+                              list(selection.sources), bucket)
     except SeriesError as exc:
         return {"error": str(exc)}
     shown = figures.shown_rows(rows)
@@ -155,12 +146,9 @@ def _range_includes_now(selection: Selection, now: datetime) -> bool:
 
 def sparklines_body(runtime, now: datetime | None = None) -> list[dict[str, Any]]:
     """The three 24 h sparklines (all sources, hourly): volume, geocoding, validation."""
-    from api.status.series import fetch_series
-
     end = now or utcnow()
-    with runtime.db.session() as session:
-        rows = fetch_series(session, metric="volume", start=end - timedelta(hours=SPARK_HOURS),
-                            end=end, bucket="hour")
+    rows = queries.series(runtime, "volume", end - timedelta(hours=SPARK_HOURS), end,
+                          bucket="hour")
     shown = figures.shown_rows(rows)
     return [figures.sparkline(shown, "volume", "#6f42c1", percent=False),
             figures.sparkline(shown, "geocoding_success_rate", "#0d6efd"),

@@ -168,7 +168,7 @@ def test_times_render_exactly_as_isoformat_on_both_databases(client, db):
     assert [i["timestamp"] for i in walked] == [isoformat(t) for t in stamps]
 
 
-# PostgreSQL streams CSV with COPY (api/export.copy_csv_chunks); it must match the generic path.
+# PostgreSQL streams CSV with COPY (api/storage/export.copy_csv_chunks); it must match the generic path.
 
 TRICKY_SOURCES = [None, "plain", "a,b", 'say "hi"', "line\nbreak", "cr\rhere", "tab\there",
                   "back\\slash", "\\.", "\\n literally", " lead", "trail ", "\u3000ideo",
@@ -184,11 +184,12 @@ def pg_db(db):
 
 
 def generic_csv(db, filters, after=None, limit=None) -> bytes:
-    from api.export import _capped, csv_chunks, stream_rows
+    from api.http.formats import capped, csv_chunks
+    from api.storage.export import stream_rows
 
     partitions = stream_rows(db, filters, after)
     if limit is not None:
-        partitions = _capped(partitions, limit)
+        partitions = capped(partitions, limit)
     return "".join(csv_chunks(partitions)).encode()
 
 
@@ -205,8 +206,8 @@ def tricky_rows(db):
 
 
 def test_copy_csv_is_byte_for_byte_the_generic_csv(client, pg_db):
-    from api.export import copy_csv_chunks
-    from api.validation import MetricFilters
+    from api.storage.export import copy_csv_chunks
+    from api.storage.export import MetricFilters
 
     tricky_rows(pg_db)
     filters = MetricFilters()
@@ -222,8 +223,8 @@ def test_copy_csv_is_byte_for_byte_the_generic_csv(client, pg_db):
 
 
 def test_copy_csv_keeps_filters_cursor_and_limit(client, pg_db):
-    from api.export import copy_csv_chunks
-    from api.validation import MetricFilters
+    from api.storage.export import copy_csv_chunks
+    from api.storage.export import MetricFilters
 
     ids = tricky_rows(pg_db)
     sources = ("a,b", 'say "hi"', "line\nbreak", " lead", "plain", "back\\slash", "it's; --")
@@ -248,8 +249,8 @@ def test_copy_csv_keeps_filters_cursor_and_limit(client, pg_db):
 
 
 def test_copy_csv_hang_up_returns_the_connection(pg_db):
-    from api.export import copy_csv_chunks
-    from api.validation import MetricFilters
+    from api.storage.export import copy_csv_chunks
+    from api.storage.export import MetricFilters
 
     tricky_rows(pg_db)
     add(pg_db, [metric(T0 + timedelta(hours=1, seconds=i)) for i in range(3000)])
@@ -265,7 +266,7 @@ def test_copy_csv_hang_up_returns_the_connection(pg_db):
 
 
 def test_sql_trims_the_whitespace_python_strips():
-    from api.export import PY_WHITESPACE
+    from api.storage.export import PY_WHITESPACE
 
     assert set(PY_WHITESPACE) == {ch for ch in map(chr, range(0x110000)) if ch.isspace()}
 

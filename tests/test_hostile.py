@@ -18,12 +18,13 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
 from api.errors import ApiError
-from api.export import cursor_key, decode_cursor, encode_cursor
+from api.http.cursors import decode_cursor, encode_cursor, signer
+from api.http.query import parse_export_query
+from api.storage.export import MetricFilters
 from api.storage.models import ScrapeRun
 from api.timeutil import UTC
 from api.auth import Unauthorized, check_bearer
-from api.validation import (Invalid, MalformedJSON, MetricFilters,
-                            check_body, check_metric, check_scrape_run, parse_export_query,
+from api.validation import (Invalid, MalformedJSON, check_body, check_metric, check_scrape_run,
                             parse_json, parse_moment)
 from tests.export_fixtures import TOKEN, auth, count_metrics
 
@@ -110,8 +111,9 @@ query_names = st.sampled_from(["start", "end", "metric_type", "source", "status"
 def test_export_queries_parse_or_list_their_problems(pairs, accept):
     try:
         query = parse_export_query(MultiDict(pairs), accept, default_limit=100, max_limit=1000)
-    except Invalid as exc:
-        _problems_are_well_formed(exc.problems)
+    except ApiError as exc:
+        assert exc.status == 422
+        _problems_are_well_formed(exc.details["problems"])
     else:
         assert query.format in ("json", "csv", "ndjson")
         assert query.format != "json" or 1 <= query.limit <= 1000
@@ -123,7 +125,7 @@ def test_export_queries_parse_or_list_their_problems(pairs, accept):
        row_id=st.integers(1, 2**62), sources=st.lists(st.text(max_size=10), max_size=3),
        position=st.integers(0, 200), byte=st.characters(codec="ascii"))
 def test_cursors_round_trip_and_any_edit_is_refused(moment, row_id, sources, position, byte):
-    key = cursor_key({"DATABASE_URL": "sqlite:///x.db", "CURSOR_SECRET": ""})
+    key = signer({"DATABASE_URL": "sqlite:///x.db", "CURSOR_SECRET": ""})
     filters = MetricFilters(sources=tuple(sources))
     cursor = encode_cursor((moment, row_id), filters, key)
     assert decode_cursor(cursor, filters, key) == (moment, row_id)

@@ -1,7 +1,7 @@
 """The OpenAPI document matches the app's routes, and is a valid OpenAPI 3.0 document."""
 from __future__ import annotations
 
-from api.openapi import PATHS, flask_rule_to_path
+from api.http.openapi import PATHS, flask_rule_to_path
 
 MINE = {"/api/v1/metrics", "/api/v1/scrape-runs", "/api/v1/metrics/series",
         "/api/v1/openapi.json"}

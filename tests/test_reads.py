@@ -93,6 +93,31 @@ def test_bad_ranges_are_422(client, path, query, field):
     assert field in [p["path"] for p in response.get_json()["error"]["details"]["problems"]]
 
 
+@pytest.mark.parametrize("path", ["/api/v1/metrics", "/api/v1/metrics/series?metric=volume",
+                                  "/api/v1/alerts", "/api/v1/anomalies"])
+@pytest.mark.parametrize("end", ["2026-01-01T00:00:00Z", "2025-12-31T00:00:00Z"])
+def test_every_range_says_the_same_about_an_empty_or_reversed_range(client, path, end):
+    """One convention, start <= t < end, and one message: `end` at or before `start` is refused
+    alike by the export, the series and the histories."""
+    separator = "&" if "?" in path else "?"
+    response = client.get(f"{path}{separator}start=2026-01-01T00:00:00Z&end={end}")
+    assert response.status_code == 422
+    assert response.get_json()["error"]["details"]["problems"] == [
+        {"path": "end", "message": "must be after start (ranges are start <= t < end)"}]
+
+
+def test_an_anomalous_hour_belongs_to_the_range_it_lies_in(client, history):
+    """The collapsed hour ends at `history`: it is inside [history - 1h, history + 1h) and not
+    in [history, history + 1h), which only touches its end."""
+    def found(start, end):
+        body = client.get("/api/v1/anomalies", query_string={
+            "start": isoformat(start), "end": isoformat(end), "source": "punch"}).get_json()
+        return [a["detected_at"] for a in body["items"] if a["kind"] == "geocoding_success_rate"]
+    hour = timedelta(hours=1)
+    assert found(history - hour, history + hour) == [isoformat(history)]
+    assert found(history, history + hour) == []
+
+
 def test_empty_database_reads_are_empty_not_errors(client):
     assert client.get("/api/v1/sources").get_json()["items"] == []
     for path in ("/api/v1/alerts", "/api/v1/anomalies"):

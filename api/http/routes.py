@@ -13,9 +13,10 @@ from typing import Callable
 
 from flask import Flask
 
-from api import auth, export, ingest, openapi, reads
+from api import auth
 from api.auth import OPEN, OWN, READ
-from api.http import login, monitoring, probes, prometheus
+from api.http import (alerts, anomalies, login, metrics, monitoring, openapi, probes,
+                      prometheus, scrape_runs, sources)
 from api.live import websocket
 
 WEBSOCKET_PATH = "/api/v1/ws/monitoring/pipeline-status"
@@ -41,13 +42,13 @@ ROUTES: tuple[Route, ...] = (
     # The status, as the WebSocket below pushes it.
     Route(("GET",), "/api/v1/monitoring/pipeline-status", monitoring.pipeline_status),
     # Metric rows: the export (JSON pages, CSV, NDJSON), ingest, and the charts' series.
-    Route(("GET",), "/api/v1/metrics", export.list_metrics),
-    Route(("POST",), "/api/v1/metrics", ingest.post_metrics, OWN),
-    Route(("GET",), "/api/v1/metrics/series", reads.series_route),
-    Route(("POST",), "/api/v1/scrape-runs", ingest.post_scrape_runs, OWN),
-    Route(("GET",), "/api/v1/sources", reads.sources_route),
-    Route(("GET",), "/api/v1/alerts", reads.alerts_route),
-    Route(("GET",), "/api/v1/anomalies", reads.anomalies_route),
+    Route(("GET",), "/api/v1/metrics", metrics.list_metrics),
+    Route(("POST",), "/api/v1/metrics", metrics.post_metrics, OWN),
+    Route(("GET",), "/api/v1/metrics/series", metrics.series),
+    Route(("POST",), "/api/v1/scrape-runs", scrape_runs.post_scrape_runs, OWN),
+    Route(("GET",), "/api/v1/sources", sources.list_sources),
+    Route(("GET",), "/api/v1/alerts", alerts.list_alerts),
+    Route(("GET",), "/api/v1/anomalies", anomalies.list_anomalies),
     # pipewatch's own counters, for Prometheus.
     Route(("GET",), "/metrics", prometheus.metrics),
     # Signing in with the read token, for browsers.

@@ -280,7 +280,7 @@ def _period(key: str, severity: str, source: str | None, start: datetime,
 def alert_periods(session: Session, config: Mapping[str, Any], start: datetime, end: datetime,
                   sources: Iterable[str] | None = None,
                   now: datetime | None = None) -> list[dict[str, Any]]:
-    """Alert periods overlapping [start, end], newest start first; `end` None = still open.
+    """Alert periods overlapping `start <= t < end`, newest start first; `end` None = still open.
 
     From hourly metric rows (trailing-window rates below thresholds, as the status judged
     them; `sources=None` includes the all-sources series) and scrape runs (failed streaks, gaps
@@ -308,7 +308,7 @@ def alert_periods(session: Session, config: Mapping[str, Any], start: datetime, 
     connection = session.connection()  # Core rows: no ORM loading overhead
     periods = (quality_periods(connection.execute(hourly), config, judge_from=start)
                + scrape_periods(connection.execute(runs_query), now, config))
-    periods = [p for p in periods if p["start"] <= end and (p["end"] is None or p["end"] >= start)]
+    periods = [p for p in periods if p["start"] < end and (p["end"] is None or p["end"] > start)]
     periods.sort(key=lambda p: (p["key"], p["start"]))
     periods.sort(key=lambda p: p["start"], reverse=True)
     return [{**p, "start": isoformat(p["start"]), "end": isoformat(p["end"])} for p in periods]

@@ -239,7 +239,10 @@ def anomaly_item(source: str, hour: Hour, verdict: Verdict) -> dict[str, Any]:
 
 def find_anomalies(session: Session, config: Mapping[str, Any], start: datetime, end: datetime,
                    sources: Iterable[str] | None = None) -> list[dict[str, Any]]:
-    """Every anomalous hour ending in [start, end], newest first (then source, kind).
+    """Every anomalous hour inside the range, newest first (then source, kind).
+
+    An hourly row covers the hour ending at its timestamp, so the hours in `start <= t < end`
+    are those ending in (start, end] (docs/architecture.md, "Time ranges").
 
     One SQL read of the hourly rows from `start` minus the baseline days to `end`; the rest is
     pure Python.
@@ -249,7 +252,7 @@ def find_anomalies(session: Session, config: Mapping[str, Any], start: datetime,
     items = []
     for source, hours in build_series(rows, collected).items():
         items.extend(anomaly_item(source, hour, verdict)
-                     for hour, verdict in scan(hours, start, end, config))
+                     for hour, verdict in scan(hours, start, end, config) if hour.end > start)
     items.sort(key=lambda item: (item["source"], item["kind"]))
     items.sort(key=lambda item: item["detected_at"], reverse=True)
     return items

@@ -1,4 +1,4 @@
-"""Writes from other programs: `POST /api/v1/metrics` and `POST /api/v1/scrape-runs`.
+"""The gates every write passes, and the Idempotency-Key flow: shared by the ingest routes.
 
 Every request passes the same gates, in order: the bearer token (403 when the server has none
 configured, 401 when missing or wrong), the content type (415), the body size (413), JSON
@@ -18,26 +18,19 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from functools import cache
 from datetime import datetime, timedelta
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 from flask import Response, request
-from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
 
 from api.auth import require_write_token
 from api.errors import ApiError
-from api.export import rendered_columns, row_dict
-from api.storage.models import DataQualityMetric, IdempotencyKey, ScrapeRun
 from api.runtime import Runtime, get_runtime
-from api.timeutil import isoformat, utcnow
-from api.validation import (Invalid, MalformedJSON, check_body, check_metric, check_scrape_run,
-                            parse_json)
+from api.storage.writes import remember_answer, stored_answer
+from api.timeutil import utcnow
+from api.validation import Invalid, MalformedJSON, check_body, parse_json
 
-
-SCRAPE_RUN_COLUMNS = ("id", "source", "started_at", "finished_at", "status", "items_found",
-                      "items_new", "error")
 MAX_KEY_LENGTH = 255
 
 
@@ -70,19 +63,20 @@ def _idempotency_key() -> str | None:
     return key
 
 
-def _ingest(check_one: Callable, write: Callable[[Any, list[dict]], list[dict]]) -> Response:
+def ingest(check_one: Callable, insert: Callable[[Any, list[dict]], list[dict]]) -> Response:
+    """Run the gates, then `insert(session, rows)` in one transaction; 201 with what it returns."""
     runtime = get_runtime()
     require_write_token()
     key = _idempotency_key()
     body = read_json_body()
     rows = _validated(runtime, body, check_one)
     if key is None:
-        return _write(runtime, rows, write, None)
+        return _write(runtime, rows, insert, None)
     keyed = KeyedRequest(
         key=hashlib.sha256(f"{request.path}\n{key}".encode()).hexdigest(),
         body_hash=hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest(),
         cutoff=utcnow() - timedelta(seconds=runtime.config["IDEMPOTENCY_TTL_SECONDS"]))
-    return _replay(runtime, keyed) or _write(runtime, rows, write, keyed)
+    return _replay(runtime, keyed) or _write(runtime, rows, insert, keyed)
 
 
 @dataclass(frozen=True)
@@ -95,7 +89,7 @@ class KeyedRequest:
 def _replay(runtime: Runtime, keyed: KeyedRequest) -> Response | None:
     """The stored response to this key, or None; 409 when the key came with another body."""
     with runtime.db.session() as session:
-        earlier = session.get(IdempotencyKey, keyed.key)
+        earlier = stored_answer(session, keyed.key)
     if earlier is None or earlier.created_at < keyed.cutoff:
         return None
     if earlier.request_hash != keyed.body_hash:
@@ -118,18 +112,15 @@ def _validated(runtime: Runtime, body: Any, check_one: Callable) -> list[dict]:
     return rows
 
 
-def _write(runtime: Runtime, rows: list[dict], write: Callable,
+def _write(runtime: Runtime, rows: list[dict], insert: Callable,
            keyed: KeyedRequest | None) -> Response:
     """Write the rows (and the key with its response) in one transaction, then notify."""
     try:
         with runtime.db.session() as session:
-            payload = json.dumps({"items": write(session, rows)}, separators=(",", ":"))
+            payload = json.dumps({"items": insert(session, rows)}, separators=(",", ":"))
             if keyed is not None:
-                session.execute(delete(IdempotencyKey)
-                                .where(IdempotencyKey.created_at < keyed.cutoff))
-                session.add(IdempotencyKey(key=keyed.key, request_hash=keyed.body_hash,
-                                           status_code=201, response=payload,
-                                           created_at=utcnow()))
+                remember_answer(session, key=keyed.key, request_hash=keyed.body_hash,
+                                payload=payload, cutoff=keyed.cutoff)
     except IntegrityError:
         # A concurrent retry of the same key committed first: answer as it did.
         replayed = _replay(runtime, keyed) if keyed is not None else None
@@ -139,51 +130,3 @@ def _write(runtime: Runtime, rows: list[dict], write: Callable,
                        code="constraint_violation") from None
     runtime.notify_change()
     return Response(payload, status=201, mimetype="application/json")
-
-
-# One multi-row INSERT ... RETURNING per request, in the caller's transaction, rows returned in
-# the body's order. Built once: it runs on every write, before the live push is told.
-
-
-@cache
-def _insert_metrics_statement(dialect: str):
-    return insert(DataQualityMetric.__table__).returning(*rendered_columns(dialect),
-                                                         sort_by_parameter_order=True)
-
-
-@cache
-def _insert_scrape_runs_statement():
-    runs = ScrapeRun.__table__
-    return insert(runs).returning(*(runs.c[name] for name in SCRAPE_RUN_COLUMNS),
-                                  sort_by_parameter_order=True)
-
-
-def _write_metrics(session, rows: list[dict]) -> list[dict]:
-    """Insert, returning each row as the export renders it: the 201 shows each row exactly as
-    GET /api/v1/metrics will (database-derived rates included), without reading it back."""
-    created = utcnow()
-    statement = _insert_metrics_statement(session.get_bind().dialect.name)
-    return [row_dict(row) for row in session.execute(
-        statement, [{**row, "created_at": created} for row in rows])]
-
-
-def scrape_run_dict(row: Sequence[Any]) -> dict[str, Any]:
-    item = dict(zip(SCRAPE_RUN_COLUMNS, row))
-    item["started_at"] = isoformat(item["started_at"])
-    item["finished_at"] = isoformat(item["finished_at"])
-    return item
-
-
-def _write_scrape_runs(session, rows: list[dict]) -> list[dict]:
-    return [scrape_run_dict(row)
-            for row in session.execute(_insert_scrape_runs_statement(), rows)]
-
-
-def post_metrics():
-    """Store one metric row or a list of them (all or nothing); 201 with the stored rows."""
-    return _ingest(check_metric, _write_metrics)
-
-
-def post_scrape_runs():
-    """Store one scrape run or a list of them (all or nothing); 201 with the stored rows."""
-    return _ingest(check_scrape_run, _write_scrape_runs)

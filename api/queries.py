@@ -1,0 +1,37 @@
+"""The reads the page and the REST routes share, each opening and closing its own session.
+
+The dashboard (which never touches SQL) and the HTTP views (api/http/) both ask these; each
+function runs one of the status rules over a range and returns plain data. Ranges are
+`start <= t < end`; a period (alert, anomalous hour) is included when it overlaps the range.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Sequence
+
+from api.status.alerts import alert_periods
+from api.status.anomalies import find_anomalies
+from api.status.series import fetch_series
+
+
+def series(runtime, metric: str, start: datetime, end: datetime,
+           sources: Sequence[str] | None = None, bucket: str | None = None) -> list[dict[str, Any]]:
+    """Hour or day buckets of `metric` (api.status.series.fetch_series; SeriesError if the
+    bucket would make too many points)."""
+    with runtime.db.session() as session:
+        return fetch_series(session, metric=metric, start=start, end=end,
+                            sources=sources or None, bucket=bucket, config=runtime.config)
+
+
+def alert_history(runtime, start: datetime, end: datetime,
+                  sources: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Every alert period overlapping the range."""
+    with runtime.db.session() as session:
+        return list(alert_periods(session, runtime.config, start, end, sources or None))
+
+
+def anomaly_history(runtime, start: datetime, end: datetime,
+                    sources: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Every anomalous hour in the range."""
+    with runtime.db.session() as session:
+        return list(find_anomalies(session, runtime.config, start, end, sources or None))
