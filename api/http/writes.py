@@ -2,10 +2,10 @@
 
 Every request passes the same gates, in order: the bearer token (403 when the server has none
 configured, 401 when missing or wrong), the content type (415), the body size (413), JSON
-syntax (400), then the body's model (api.schemas.ingest: 422 listing every problem). Only then is anything written, and
-a list is written in one transaction: all rows or none. Rates are never taken from the caller:
-the database derives them from the counts, and a body whose rate contradicts its counts is
-refused. After the commit the live push is told (`runtime.notify_change()`).
+syntax (400), then the body's model (api.schemas.ingest: 422 listing every problem). Only
+then is anything written, and a list is written in one transaction: all rows or none. Rates
+are never taken from the caller: the database derives them from the counts, and a body whose
+rate contradicts its counts is refused. After the commit the live push is told (`runtime.notify_change()`).
 
 `Idempotency-Key`: the first response to a key is stored in `idempotency_keys`, in the same
 transaction as the rows (IDEMPOTENCY_TTL_SECONDS), and a retry with the same key and body gets

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Annotated, Any, Callable, Iterable, Literal, Mapping, Optional, TypeVar
+from typing import Annotated, Any, Callable, Literal, Mapping, Optional, TypeVar
 
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter,
                       ValidationError, ValidationInfo, model_validator)
@@ -28,7 +28,7 @@ from api.schemas.fields import (HOUR_SECONDS, INT32_MAX, MAX_ERROR_LENGTH, MAX_S
                                 check_error_text, check_rate, check_source, check_time)
 from api.schemas.problems import Invalid, Problem, item_path
 from api.settings import SETTINGS
-from api.status.quality import COUNTS, RATES
+from api.status.quality import RATES
 from api.status.thresholds import quality_status, rate
 from api.storage.models import METRIC_TYPES, QUALITY_STATUSES, SCRAPE_STATUSES
 from api.timeutil import utcnow
@@ -144,8 +144,8 @@ class InputModel(BaseModel):
             values, given = dict(item), set(item.model_fields_set)
         else:
             failed = {error["loc"][0] for error in errors if error["loc"]}
-            values, given = cls._passing(data, failed, info.context), set(data) & set(
-                cls.model_fields)
+            values = cls._passing(data, failed, info.context)
+            given = set(data) & set(cls.model_fields)
         broken = cls.relations(values, given, _context(info))
         if not errors and not broken:
             return item
@@ -169,6 +169,7 @@ class InputModel(BaseModel):
 
 @cache
 def _field_adapter(model: type[BaseModel], name: str) -> TypeAdapter:
+    """One field's type with its rule, to validate that field alone."""
     field = model.model_fields[name]
     return TypeAdapter(Annotated[(field.annotation, *field.metadata)])
 
