@@ -89,6 +89,26 @@ def test_the_status_document_with_every_section(client):
     assert status["data_quality"]["basis"] == "metrics"
 
 
+def test_a_websocket_message_is_the_status_document(app):
+    """The hub serialises the same document for every socket: the frame's text conforms."""
+    import websocket
+
+    from tests.conftest import ServerThread
+    from tests.live_fixtures import WS_PATH
+
+    server = ServerThread(app.server).start()
+    try:
+        socket = websocket.create_connection(server.url.replace("http", "ws") + WS_PATH,
+                                             timeout=15)
+        try:
+            status = check(documents.PipelineStatus, socket.recv())
+        finally:
+            socket.close()
+    finally:
+        server.stop()
+    assert status["alerts"] and status["anomalies"]
+
+
 def test_the_status_document_of_an_empty_database(other_app):
     """No rows at all: data quality counted from (no) conflicts, every freshness time null."""
     client = other_app("empty").server.test_client()
