@@ -20,6 +20,7 @@ from typing import Annotated, Literal, Optional
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeInt
 
 from api.schemas.fields import INT32_MAX
+from api.schemas.problems import Problem
 from api.status.anomalies import KINDS as ANOMALY_KINDS
 from api.status.series import BUCKETS, METRICS
 from api.status.thresholds import SEVERITIES
@@ -46,16 +47,6 @@ class Document(BaseModel):
 
 
 # region The error shape
-
-class Problem(Document):
-    """One thing wrong with a request."""
-
-    path: str
-    """Where: a field (`timestamp`, `[2].source` in a list body), a query parameter, or `$`
-    for the whole body."""
-    message: str
-    """What is wrong, for the caller; never an echo of what was sent."""
-
 
 class ErrorDetails(Document):
     """What else helps the caller; which fields appear depends on the error."""
