@@ -74,14 +74,6 @@ def collect(session: Session, now: datetime, config: Mapping[str, Any]) -> dict[
     }
 
 
-def collect_and_commit(runtime, now: datetime | None = None) -> dict[str, Any]:
-    """One cycle in its own transaction, then tell listeners (the hub) that data changed."""
-    with runtime.db.session() as session:
-        summary = collect(session, now or utcnow(), runtime.config)
-    runtime.notify_change()
-    return summary
-
-
 def start_schedule(runtime) -> None:
     """Collect now and then every COLLECTOR_INTERVAL_SECONDS until the runtime stops."""
     interval = runtime.config["COLLECTOR_INTERVAL_SECONDS"]
@@ -95,21 +87,18 @@ def start_schedule(runtime) -> None:
     runtime.start_worker("collector", loop)
 
 
-def run_safely(runtime, who: str, config: Mapping[str, Any] | None = None) -> bool:
-    """One collector cycle; a failure (database down...) is one log line, never a crash."""
+def run_safely(runtime, who: str, config: Mapping[str, Any] | None = None) -> None:
+    """One cycle in its own transaction (with `config`, else the runtime's), then tell
+    listeners (the hub) that data changed. A failure (database down...) is one log line, never
+    a crash: the next cycle retries."""
     try:
-        if config is None:
-            collect_and_commit(runtime)
-        else:
-            with runtime.db.session() as session:
-                collect(session, utcnow(), config)
-            runtime.notify_change()
-        return True
+        with runtime.db.session() as session:
+            collect(session, utcnow(), runtime.config if config is None else config)
+        runtime.notify_change()
     except Exception as exc:  # noqa: BLE001 - the next cycle retries
         # The exception's text can quote the URL; its class and the redacted URL cannot leak.
         log.warning("%s: cycle failed on %s (%s); retrying next cycle",
                     who, runtime.db.safe_url, type(exc).__name__)
-        return False
 
 
 def _lock(session: Session) -> None:

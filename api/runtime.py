@@ -44,12 +44,11 @@ class Runtime:
             except Exception:  # noqa: BLE001 - a listener's fault must not fail the write
                 log.exception("change listener failed")
 
-    def start_worker(self, name: str, target: Callable[[], None]) -> threading.Thread:
+    def start_worker(self, name: str, target: Callable[[], None]) -> None:
         """Run `target` in a daemon thread that close() waits for."""
         thread = threading.Thread(target=target, name=f"pipewatch-{name}", daemon=True)
         self._workers.append(thread)
         thread.start()
-        return thread
 
     def on_close(self, closer: Callable[[], None]) -> None:
         self._closers.append(closer)

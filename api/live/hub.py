@@ -126,10 +126,6 @@ class Hub:
             self._mailboxes.discard(mailbox)
         self._telemetry.ws_open.dec()
 
-    @property
-    def subscribers(self) -> int:
-        return len(self._mailboxes)
-
     def start(self) -> None:
         """Start the broadcaster, and `on_start(notify)` (the change feed), once."""
         with self._lock:

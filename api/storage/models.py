@@ -230,5 +230,3 @@ class IdempotencyKey(Base):
 
 # Newest-first scans ("the latest rows") read this index from its start.
 Index("ix_data_quality_metrics_timestamp", DataQualityMetric.timestamp.desc())
-
-WATCHED_TABLES = ("data_quality_metrics", "scrape_runs", "conflicts", "forecast")
