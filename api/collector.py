@@ -27,6 +27,8 @@ from typing import Any, Iterable, Mapping
 from sqlalchemy import Integer, cast, delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from api.errors import DATABASE_UNAVAILABLE
+from api.runtime import report_thread_error
 from api.storage.models import Conflict, DataQualityMetric
 from api.status.quality import attempt_counts
 from api.status.thresholds import quality_status, rate
@@ -89,16 +91,19 @@ def start_schedule(runtime) -> None:
 
 def run_safely(runtime, who: str, config: Mapping[str, Any] | None = None) -> None:
     """One cycle in its own transaction (with `config`, else the runtime's), then tell
-    listeners (the hub) that data changed. A failure (database down...) is one log line, never
-    a crash: the next cycle retries."""
+    listeners (the hub) that data changed. The database not answering is one log line; any
+    other failure is a bug, reported with its traceback (api.runtime.report_thread_error). The
+    next cycle runs either way."""
     try:
         with runtime.db.session() as session:
             collect(session, utcnow(), runtime.config if config is None else config)
         runtime.notify_change()
-    except Exception as exc:  # noqa: BLE001 - the next cycle retries
+    except DATABASE_UNAVAILABLE as exc:
         # The exception's text can quote the URL; its class and the redacted URL cannot leak.
         log.warning("%s: cycle failed on %s (%s); retrying next cycle",
                     who, runtime.db.safe_url, type(exc).__name__)
+    except Exception as exc:  # noqa: BLE001 - reported; the next cycle runs
+        report_thread_error(exc)
 
 
 def _lock(session: Session) -> None:
