@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from api.errors import DATABASE_UNAVAILABLE
 from api.runtime import report_thread_error
-from api.storage.models import Conflict, DataQualityMetric
+from api.storage.models import COUNTS, RATES, Conflict, DataQualityMetric
 from api.status.quality import attempt_counts
 from api.status.thresholds import quality_status, rate
 from api.timeutil import UTC, floor_hour, floor_time, isoformat, utcnow
@@ -44,8 +44,6 @@ ADVISORY_LOCK_KEY = 0x70697065  # "pipe": the PostgreSQL advisory lock all colle
 HOUR_SECONDS = 3600
 
 METRICS = DataQualityMetric.__table__
-COUNT_FIELDS = ("geocoding_attempts", "geocoding_successes", "validation_attempts",
-                "validation_passes")
 
 
 def collect(session: Session, now: datetime, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -179,16 +177,15 @@ def _hour_index(session: Session):
 
 
 def _sum(groups: list) -> dict[str, int]:
-    return {name: sum(int(getattr(g, name)) for g in groups) for name in COUNT_FIELDS}
+    return {name: sum(int(getattr(g, name)) for g in groups) for name in COUNTS}
 
 
 def _row(stamp: datetime, window_seconds: int, metric_type: str, source: str | None,
          counts, now: datetime, config: Mapping[str, Any]) -> dict[str, Any]:
     values = {name: int(counts[name] if isinstance(counts, dict) else getattr(counts, name))
-              for name in COUNT_FIELDS}
-    status = quality_status(rate(values["geocoding_successes"], values["geocoding_attempts"]),
-                            rate(values["validation_passes"], values["validation_attempts"]),
-                            config)
+              for name in COUNTS}
+    status = quality_status(*(rate(values[successes], values[attempts])
+                              for successes, attempts in RATES.values()), config)
     return {"timestamp": stamp, "window_seconds": window_seconds, "metric_type": metric_type,
             "source": source, **values, "status": status, "created_at": now}
 
