@@ -180,9 +180,10 @@ class Hub:
         try:
             document = self._compute()
         except Exception as exc:  # noqa: BLE001 - most often the database is down
+            first = not self._failing
             self._fail(exc)
-            if not isinstance(exc, DATABASE_UNAVAILABLE):
-                report_thread_error(exc)  # a bug in the status computation
+            if first and not isinstance(exc, DATABASE_UNAVAILABLE):
+                report_thread_error(exc)  # a bug in the status computation: once per outage
             return
         if self._failing:
             self._failing = False
