@@ -24,9 +24,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.status.health import SourceFacts
+from api.storage.models import COUNTS, RATES, ScrapeRun
 from api.storage.models import DataQualityMetric as M
-from api.storage.models import ScrapeRun
-from api.status.quality import COUNTS, RATES, counts_of, of_type
+from api.status.quality import counts_of, of_type
 from api.status.thresholds import (SEVERITIES, STATUS_RANK, rate, rate_status,
                                    staleness_status)
 from api.timeutil import isoformat, parse_iso, utcnow
@@ -292,8 +292,7 @@ def alert_periods(session: Session, config: Mapping[str, Any], start: datetime, 
     now = now or utcnow()
     wanted = None if sources is None else sorted(set(sources))
     window = timedelta(seconds=config["QUALITY_WINDOW_SECONDS"])
-    hourly = (select(M.source, M.timestamp, M.geocoding_attempts, M.geocoding_successes,
-                     M.validation_attempts, M.validation_passes)
+    hourly = (select(M.source, M.timestamp, *(getattr(M, name) for name in COUNTS))
               .where(*of_type("hourly", start - window, end + window))
               .order_by(M.timestamp, M.source))
     if wanted is not None:
