@@ -3,8 +3,10 @@
 
 - `machine`: the connection state machine. It owns the socket's `url`, the poll timer and
   the one status store; every socket message, poll answer and one-second tick goes through it.
-- `render`: status store -> pills, cards, per-source table, anomalies and alerts.
-- `freshness`: tick -> connection pill, "updated N s ago", ages, stale marks, banner.
+- `render`: status store -> pills, cards, per-source table, anomalies and alerts (also the
+  first paint, from the status the layout put in the store).
+- `freshness`: tick -> connection pill, "updated N s ago", ages, stale marks, banner; its
+  panels are dashboard/pageconfig.py's PANELS, in that order (the config store lists them too).
 - `dataVersion`: status store -> a value that changes only when a new hour of metrics exists.
 """
 from __future__ import annotations
@@ -13,11 +15,9 @@ import dash
 from dash import ClientsideFunction, Input, Output, State
 
 from dashboard import ids
+from dashboard.pageconfig import PANELS
 
 NAMESPACE = "pipewatch"
-PANELS = [ids.card(key, "panel") for key in ids.CARD_KEYS] + [ids.HEALTH, ids.ISSUES, ids.SOURCES]
-ASOFS = [ids.card(key, "asof") for key in ids.CARD_KEYS] + [ids.asof(p) for p in
-                                                             (ids.HEALTH, ids.ISSUES, ids.SOURCES)]
 
 
 def _fn(name: str) -> ClientsideFunction:
@@ -52,8 +52,8 @@ def register(app: dash.Dash) -> None:
         [Output(ids.CONN_PILL, "children"), Output(ids.CONN_PILL, "className"),
          Output(ids.UPDATED, "children"), Output(ids.HEALTH_BODY, "children"),
          Output(ids.BANNER, "children")]
-        + [Output(panel, "className") for panel in PANELS]
-        + [Output(asof, "children") for asof in ASOFS],
+        + [Output(panel, "className") for panel, _asof, _cadence in PANELS]
+        + [Output(asof, "children") for _panel, asof, _cadence in PANELS],
         [Input(ids.TICK, "n_intervals"), Input(ids.CONN, "data"), Input(ids.STATUS, "data")],
         State(ids.CONFIG, "data"),
     )
