@@ -1,7 +1,7 @@
 /*
  * pipewatch: the browser half of the live path, under window.dash_clientside.pipewatch.
  *
- * machine     the connection state machine (docs/architecture.md, "The live path"). States:
+ * machine     the connection state machine (docs/architecture.md, "The live path in the browser"). States:
  *             connecting -> connected -> reconnecting -> polling-fallback | disconnected.
  *             It owns the WebSocket's url (reconnecting = changing it, with ?attempt=N and
  *             the config's backoff, with jitter), the poll timer, and the one status store

@@ -13,7 +13,7 @@ load by `page_config` from the settings:
 
 The layout draws its shells with the same icons and connection words (STATUS_ICONS,
 CONNECTION_STATES), so nothing the page shows is defined twice. docs/architecture.md
-("The live path") describes the state machine these numbers drive.
+("The live path in the browser") describes the state machine these numbers drive.
 """
 from __future__ import annotations
 
