@@ -1,8 +1,9 @@
 /*
  * pipewatch: the browser half of the live path, under window.dash_clientside.pipewatch.
  *
- * machine     the connection state machine (docs/architecture.md, "The live path in the browser"). States:
- *             connecting -> connected -> reconnecting -> polling-fallback | disconnected.
+ * machine     the connection state machine (docs/architecture.md, "The live path in the
+ *             browser"). States: connecting -> connected -> reconnecting ->
+ *             polling-fallback | disconnected.
  *             It owns the WebSocket's url (reconnecting = changing it, with ?attempt=N and
  *             the config's backoff, with jitter), the poll timer, and the one status store
  *             that every panel reads, whether the status came by push or poll.
