@@ -7,8 +7,9 @@
  *             It owns the WebSocket's url (reconnecting = changing it, with ?attempt=N and
  *             the config's backoff, with jitter), the poll timer, and the one status store
  *             that every panel reads, whether the status came by push or poll.
- * render      status store -> overall pill, cards, per-source table, anomalies and alerts;
- *             also the first paint, from the status the layout put in the store.
+ * render      status store -> overall pill, cards, per-source table, anomalies and alerts.
+ * paintLayout the first paint: `render` of the status the layout carries in its store, drawn
+ *             into the layout as it arrives (Dash runs callbacks only after plotly.js loads).
  * freshness   every second -> connection pill, "updated N s ago", ages, stale marks, banner.
  * dataVersion status store -> a value that changes only when a new hour of metrics exists.
  *
@@ -391,6 +392,53 @@
     return rangeValue === "custom" ? {} : { display: "none" };
   }
 
+  // region first paint -----------------------------------------------------------------------
+  // Dash draws the layout as soon as it arrives, but runs no callback until the page's lazy
+  // components (plotly.js) have loaded, about a second later. The layout carries the current
+  // status in the status store, so `render` draws it into the layout's props right away, on
+  // its way from the server to Dash: the first paint and every later one share one renderer.
+  function indexLayout(node, byId) {
+    if (Array.isArray(node)) {
+      node.forEach(function (child) { indexLayout(child, byId); });
+    } else if (node && typeof node === "object" && node.props && node.type) {
+      if (typeof node.props.id === "string") { byId[node.props.id] = node; }
+      Object.keys(node.props).forEach(function (key) {
+        if (key !== "data") { indexLayout(node.props[key], byId); }
+      });
+    }
+  }
+
+  function paintLayout(layout) {
+    var byId = {};
+    indexLayout(layout, byId);
+    var cfg = null;
+    Object.keys(byId).forEach(function (id) {
+      var data = byId[id].props.data;
+      if (byId[id].type === "Store" && data && data.first_paint) { cfg = data; }
+    });
+    var status = byId[cfg.first_paint.status_store].props.data;
+    if (!status || !status.doc) { return layout; }  // no status (database down): shells stay
+    var drawn = render(status, cfg);
+    cfg.first_paint.outputs.forEach(function (target, i) {
+      byId[target[0]].props[target[1]] = drawn[i];
+    });
+    return layout;
+  }
+
+  function isLayout(response) {
+    return response.ok && /\/_dash-layout$/.test(new URL(response.url, window.location.href).pathname);
+  }
+
+  function withFirstPaint(response) {
+    return response.json().then(function (layout) {
+      return new Response(JSON.stringify(paintLayout(layout)), {
+        status: response.status, statusText: response.statusText,
+        headers: { "Content-Type": "application/json" }
+      });
+    });
+  }
+  // endregion
+
   // region signed out under an open page -------------------------------------------------------
   // When the read token changes (or the sign-in cookie is cleared), every request of an open
   // page gets the server's 401, whose details name the sign-in page: go there once, coming back
@@ -418,7 +466,7 @@
     var wrapped = function () {
       return plainFetch.apply(window, arguments).then(function (response) {
         signInAgain(response);
-        return response;
+        return isLayout(response) ? withFirstPaint(response) : response;
       });
     };
     wrapped.pipewatchWrapped = true;
@@ -429,6 +477,7 @@
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     pipewatch: {
       machine: machine, render: render, freshness: freshness, dataVersion: dataVersion,
+      paintLayout: paintLayout,
       customBox: customBox, _backoffMs: backoffMs, _socketUrl: socketUrl
     }
   });

@@ -9,7 +9,9 @@ load by `page_config` from the settings:
   interval, the reconnect backoff, when a page with neither socket nor poll is disconnected;
 - which panel goes stale on which cadence, and after how long;
 - the words and icons of statuses and connection states, and how each anomaly kind reads;
-- the component ids and the props whose changes drive the state machine.
+- the component ids and the props whose changes drive the state machine;
+- where `render` draws (RENDER_OUTPUTS), so the page can draw the first paint into the layout
+  as it arrives, before Dash runs any callback.
 
 The layout draws its shells with the same icons and connection words (STATUS_ICONS,
 CONNECTION_STATES), so nothing the page shows is defined twice. docs/architecture.md
@@ -73,6 +75,16 @@ PANELS = (
 panels the collector's rows. dashboard/clientside.py wires the outputs in this order."""
 
 
+RENDER_OUTPUTS = (
+    (ids.OVERALL_PILL, "children"), (ids.OVERALL_PILL, "className"),
+    *((ids.card(key, part), "children") for key in ids.CARD_KEYS
+      for part in ("value", "status", "detail")),
+    (ids.SOURCES_TABLE, "data"), (ids.ISSUES_BODY, "children"),
+)
+"""(component id, prop) that assets/pipewatch.js `render` returns, in its order: the
+clientside callback's outputs (dashboard/clientside.py), and where the first paint goes."""
+
+
 def silence_ms(heartbeat_seconds: float) -> int:
     """How long a socket may stay silent and still be trusted (see SILENCE_HEARTBEATS)."""
     return round((SILENCE_HEARTBEATS * heartbeat_seconds + SILENCE_MARGIN_S) * 1000)
@@ -118,4 +130,6 @@ def page_config(config: Mapping[str, Any], requests_prefix: str,
         "anomaly_kinds": anomaly_kinds(),
         "triggers": {"socket_state": f"{ids.WS}.state", "socket_message": f"{ids.WS}.message",
                      "poll_result": f"{ids.POLL_RESULT}.data", "tick": f"{ids.TICK}.n_intervals"},
+        "first_paint": {"status_store": ids.STATUS,
+                        "outputs": [list(output) for output in RENDER_OUTPUTS]},
     }

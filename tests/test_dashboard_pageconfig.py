@@ -88,3 +88,23 @@ def test_the_browser_code_retypes_no_id_threshold_or_timing():
     for number in ("30000", "15000", "12000", "10000", "5000", "660"):
         assert number not in code, f"{number}: timings come from the config"
     assert "bi-check-circle-fill" not in code and "Real-time Updates" not in code
+
+
+def test_the_first_paint_targets_exist_in_the_layout_and_match_the_render_callback(app):
+    """The page draws `render`'s outputs into the layout as it arrives: each target must be a
+    component of the layout, and the callback must write them in the same order."""
+    from dashboard.layout import build_layout
+    from dashboard.urlstate import Selection
+
+    runtime = app.server.extensions["pipewatch"]
+    page = config()
+    layout = build_layout(Selection("7d"), runtime.config, None, page)
+    present = {getattr(node, "id", None) for node in layout._traverse()}
+    assert page["first_paint"]["status_store"] == ids.STATUS in present
+    assert [tuple(output) for output in page["first_paint"]["outputs"]] == \
+        list(pageconfig.RENDER_OUTPUTS)
+    assert {component for component, _prop in pageconfig.RENDER_OUTPUTS} <= present
+    render = next(callback for callback in app._callback_list
+                  if (callback.get("clientside_function") or {}).get("function_name") == "render")
+    assert render["output"] == ".." + "...".join(
+        f"{component}.{prop}" for component, prop in pageconfig.RENDER_OUTPUTS) + ".."

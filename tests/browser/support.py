@@ -235,7 +235,8 @@ class TcpProxy:
 
 PAGE_TRACE = """
 (function () {
-  var trace = window.__pwTrace = {messages: [], polls: [], pill: [], stale: []};
+  var trace = window.__pwTrace = {messages: [], polls: [], pill: [], stale: [],
+                                  first_value: null};
   var Plain = window.WebSocket;
   window.WebSocket = function (url, protocols) {
     var socket = protocols === undefined ? new Plain(url) : new Plain(url, protocols);
@@ -254,7 +255,9 @@ PAGE_TRACE = """
   new MutationObserver(function () {
     var pill = document.getElementById("%(pill)s");
     var panel = document.getElementById("%(live_panel)s");
+    var value = document.getElementById("%(card_value)s");
     var now = performance.now();
+    if (value && trace.first_value === null) { trace.first_value = value.textContent; }
     if (pill && pill.textContent !== lastPill) {
       lastPill = pill.textContent; trace.pill.push([now, lastPill]); }
     var stale = !!panel && panel.className.indexOf("pw-stale") >= 0;
@@ -265,7 +268,8 @@ PAGE_TRACE = """
 """Injected before the page's own scripts (Page.addScriptToEvaluateOnNewDocument, formatted with
 the ids): in `window.__pwTrace`, on the page's clock (performance.now(), ms), every socket
 message, every status poll request, every change of the connection pill's text and of a live
-panel's stale mark. Tests read it afterwards, so their own polling cannot blur the timing."""
+panel's stale mark, and the geocoding card's text when it first appears. Tests read it
+afterwards, so their own polling cannot blur the timing."""
 
 
 def trace_page(driver) -> None:
@@ -273,7 +277,8 @@ def trace_page(driver) -> None:
     from dashboard import ids
 
     source = PAGE_TRACE % {"poll_output": f"{ids.POLL_RESULT}.data", "pill": ids.CONN_PILL,
-                           "live_panel": ids.SOURCES}
+                           "live_panel": ids.SOURCES,
+                           "card_value": ids.card("geocoding", "value")}
     driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": source})
 
 

@@ -112,8 +112,9 @@ def test_a_healthy_socket_under_a_40_s_heartbeat_is_kept_through_its_silence(tra
 
 
 def test_the_first_numbers_are_drawn_from_the_layout_alone(traced, database_url):
-    """The first paint is the status the layout carries, drawn by the page's one renderer:
-    with the socket hanging in "connecting" (so no message, and no poll yet), it is there."""
+    """The first paint is the status the layout carries, drawn by the page's one renderer into
+    the layout as it arrives: the card has its number the moment it exists (before Dash runs
+    any callback), with the socket hanging in "connecting" (no message, and no poll yet)."""
     app = app_with(database_url, 5)
     proxy = TcpProxy(app.port)
     proxy.hold_websockets = True
@@ -122,6 +123,7 @@ def test_the_first_numbers_are_drawn_from_the_layout_alone(traced, database_url)
         wait_for(lambda: text(traced, ids.card("geocoding", "value")).endswith("%"), 8,
                  "the geocoding card shows a rate")
         trace = page_trace(traced)
+        assert trace["first_value"].endswith("%"), trace["first_value"]
         assert trace["messages"] == [] and trace["polls"] == []
         assert text(traced, ids.CONN_PILL) == "Connecting…"
         assert text(traced, ids.OVERALL_PILL) in {"Pipeline Healthy", "Pipeline Warning",
