@@ -21,11 +21,11 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from api.http.routes import WEBSOCKET_PATH
 from api.status.alerts import KIND_NAMES
-from api.status.anomalies import KINDS, RATE_COUNTS
+from api.status.anomalies import KINDS, RATE_KINDS
 from dashboard import ids
 
-WS_PATH = "api/v1/ws/monitoring/pipeline-status"
 POLL_MS = 5000
 """Poll interval while the socket is not trusted (README: "Polling Mode every 5 s")."""
 CONNECT_TIMEOUT_MS = 10000
@@ -105,7 +105,7 @@ def site_root(requests_prefix: str, routes_prefix: str) -> str:
 
 def anomaly_kinds() -> dict[str, dict[str, Any]]:
     """How each anomaly kind reads: its name, and whether its values are rates (shown in %)."""
-    return {kind: {"label": KIND_NAMES[kind], "percent": kind in RATE_COUNTS} for kind in KINDS}
+    return {kind: {"label": KIND_NAMES[kind], "percent": kind in RATE_KINDS} for kind in KINDS}
 
 
 def page_config(config: Mapping[str, Any], requests_prefix: str,
@@ -113,7 +113,7 @@ def page_config(config: Mapping[str, Any], requests_prefix: str,
     """The config store's data for one page load (no secrets: the browser sees all of it)."""
     root = site_root(requests_prefix, routes_prefix)
     return {
-        "ws_path": root + WS_PATH,
+        "ws_path": root + WEBSOCKET_PATH.lstrip("/"),
         "logout_path": root + "logout",
         "poll_ms": POLL_MS,
         "silence_ms": silence_ms(config["WS_HEARTBEAT_SECONDS"]),

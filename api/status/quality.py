@@ -22,16 +22,15 @@ from typing import Any, Iterable, Mapping
 from sqlalchemy import and_, case, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
-from api.storage.models import Conflict
+from api.storage.models import COUNTS, RATES, Conflict
 from api.storage.models import DataQualityMetric as M
 from api.storage.models import as_time, time_param
 from api.status.thresholds import quality_status, rate, rate_status
 from api.timeutil import isoformat
 
-COUNTS = ("geocoding_attempts", "geocoding_successes", "validation_attempts",
-          "validation_passes")
-RATES = {"geocoding_success_rate": ("geocoding_successes", "geocoding_attempts"),
-         "validation_pass_rate": ("validation_passes", "validation_attempts")}
+BASES = ("metrics", "conflicts")
+"""Where the section's numbers come from: the collector's newest rows, or (no metric row yet)
+the tracker's conflicts counted directly."""
 RATE_STATUS_KEYS = {name: f"{name}_status" for name in RATES}
 """Top-level keys of `data_quality` holding each rate's own status."""
 BY_SOURCE_LOOKBACK = timedelta(hours=1)
@@ -173,7 +172,7 @@ def quality_section(session: Session, now: datetime, config: Mapping[str, Any]) 
                       **quality_entry(counts_of(row), config)}
                      for row in sorted(newest_source_rows(session, aggregate.timestamp),
                                        key=lambda row: row.source)]
-        return {**summary_entry(counts_of(aggregate), config), "basis": "metrics",
+        return {**summary_entry(counts_of(aggregate), config), "basis": BASES[0],
                 "as_of": isoformat(aggregate.timestamp), "by_source": by_source}
     window = timedelta(seconds=config["QUALITY_WINDOW_SECONDS"])
     grouped = conflict_counts(session, now - window, now)
@@ -182,7 +181,7 @@ def quality_section(session: Session, now: datetime, config: Mapping[str, Any]) 
     by_source = [{"source": row.source, "as_of": isoformat(row.newest),
                   **quality_entry(counts_of(row), config)}
                  for row in sorted(grouped, key=lambda row: row.source)]
-    return {**summary_entry(total, config), "basis": "conflicts", "as_of": isoformat(newest),
+    return {**summary_entry(total, config), "basis": BASES[1], "as_of": isoformat(newest),
             "by_source": by_source}
 
 
