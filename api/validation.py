@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from api.storage.models import METRIC_TYPES, QUALITY_STATUSES, SCRAPE_STATUSES
+from api.storage.models import (METRIC_TYPES, QUALITY_STATUSES, SCRAPE_STATUSES,
+                                SOURCE_MAX_LENGTH, SOURCE_PATTERN, SOURCE_RULE)
 from api.status.thresholds import quality_status, rate
 from api.timeutil import parse_iso
 
 INT32_MAX = 2**31 - 1
-MAX_SOURCE_LENGTH = 100
+MAX_SOURCE_LENGTH = SOURCE_MAX_LENGTH
+_SOURCE = re.compile(SOURCE_PATTERN)
 MAX_ERROR_LENGTH = 10_000
 MAX_WINDOW_SECONDS = 366 * 86400
 RATE_TOLERANCE = 1e-9
@@ -125,8 +128,18 @@ def check_text(value: Any, max_length: int, what: str = "text") -> str:
     return value
 
 
-def check_source(value: Any) -> str:
+def check_source_filter(value: Any) -> str:
+    """A name to filter reads by (`?source=`): any name a row may hold, since rows written
+    before SOURCE_PATTERN (or by the tracker) keep theirs and stay readable."""
     return check_text(value, MAX_SOURCE_LENGTH, "source")
+
+
+def check_source(value: Any) -> str:
+    """A source name to write: `check_source_filter`, and of the SOURCE_PATTERN shape."""
+    value = check_source_filter(value)
+    if not _SOURCE.fullmatch(value):
+        raise ValueError(f"source {SOURCE_RULE}")
+    return value
 
 
 def check_choice(choices: Sequence[str]) -> Callable[[Any], str]:

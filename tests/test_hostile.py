@@ -26,7 +26,7 @@ from api.timeutil import UTC
 from api.auth import Unauthorized, check_bearer
 from api.validation import (Invalid, MalformedJSON, check_body, check_metric, check_scrape_run,
                             parse_json, parse_moment)
-from tests.export_fixtures import TOKEN, auth, count_metrics
+from tests.export_fixtures import TOKEN, add, auth, count_metrics, metric
 
 NOW = datetime(2026, 11, 25, 21, 0, tzinfo=UTC)
 CONFIG = {"HEALTHY_RATE": 0.9, "WARNING_RATE": 0.75}
@@ -207,9 +207,10 @@ def metric_body(source):
 
 
 def test_sql_metacharacters_and_unicode_in_source_round_trip(client, runtime):
-    response = client.post("/api/v1/metrics", json=[metric_body(s) for s in HOSTILE_SOURCES],
-                           headers=auth())
-    assert response.status_code == 201
+    """Ingest refuses most of these names now (SOURCE_PATTERN, tests/test_csv_injection.py);
+    rows that carry them already (written before the rule, or by the tracker) stay readable."""
+    add(runtime.db, [metric(NOW - timedelta(hours=1), source=s, geo=(3, 3), val=(1, 1))
+                     for s in HOSTILE_SOURCES])
     assert count_metrics(runtime.db) == len(HOSTILE_SOURCES)
     for source in HOSTILE_SOURCES:
         page = client.get("/api/v1/metrics", query_string={"source": source}).get_json()
@@ -220,7 +221,8 @@ def test_sql_metacharacters_and_unicode_in_source_round_trip(client, runtime):
         assert [(p["source"], p["volume"]) for p in series["items"]] == [(source, 3)]
     csv_text = client.get("/api/v1/metrics?format=csv").get_data(as_text=True)
     table = list(csv.DictReader(io.StringIO(csv_text, newline="")))
-    assert [row["source"] for row in table] == HOSTILE_SOURCES
+    assert [row["source"] for row in table] == [  # a formula reaches a spreadsheet as text
+        "'" + s if s.startswith("=") else s for s in HOSTILE_SOURCES]
     lines = client.get("/api/v1/metrics?format=ndjson").get_data(as_text=True).splitlines()
     assert [json.loads(line)["source"] for line in lines] == HOSTILE_SOURCES
 

@@ -16,7 +16,7 @@ from api.errors import ApiError
 from api.storage.export import MetricFilters
 from api.storage.models import METRIC_TYPES, QUALITY_STATUSES
 from api.timeutil import utcnow
-from api.validation import check_source, parse_moment
+from api.validation import check_source_filter, parse_moment
 
 EXPORT_FORMATS = ("json", "csv", "ndjson")
 MAX_SOURCES_PER_QUERY = 100
@@ -119,7 +119,7 @@ def parse_sources(values: Sequence[str], problems: list[dict[str, str]]) -> list
     sources = []
     for value in values:
         try:
-            sources.append(check_source(value))
+            sources.append(check_source_filter(value))
         except ValueError as exc:
             problems.append({"path": "source", "message": str(exc)})
     return sources

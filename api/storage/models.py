@@ -43,6 +43,18 @@ SCRAPE_STATUSES = ("success", "failed", "partial")
 METRIC_TYPES = ("aggregate", "source", "hourly")
 QUALITY_STATUSES = ("pending", "healthy", "warning", "error")
 
+SOURCE_MAX_LENGTH = 100
+"""The longest source name a column holds (String(100) in scrape_runs and the metrics)."""
+SOURCE_PATTERN = r"^[^\W_](?:[\w .-]*[\w.-])?$"
+r"""What a written source name may be (checked at ingest, with `re.fullmatch` and Python's
+Unicode `\w`): a letter or digit of any script first, then letters, digits, `_`, spaces, `.`
+and `-`, not ending in a space. Names are identifiers that travel in URLs (`?sources=a,b`),
+file names and spreadsheets: no markup, quotes, commas or formula signs. Rows written before
+the rule keep their names and stay readable; every CSV escapes them (api/csvcell.py)."""
+SOURCE_RULE = ("must start with a letter or digit and hold only letters, digits, spaces, "
+               "'.', '_' and '-' (not ending in a space)")
+"""The 422 message for a name SOURCE_PATTERN refuses."""
+
 
 class UTCDateTime(TypeDecorator):
     """A timezone-aware UTC datetime on every database.
