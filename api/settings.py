@@ -52,9 +52,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Empty means every write is refused (403), never open.", secret=True),
     Setting("PIPEWATCH_READ_TOKEN", "", str,
             "If set, every read needs it: REST reads and /metrics as `Authorization: Bearer`, "
-            "the dashboard and its WebSocket through a cookie set by signing in at /login (an "
-            "HMAC of the token, so changing the token signs everyone out). /healthz, /readyz "
-            "and the OpenAPI document stay open. Empty (the default) means reads are open.",
+            "the dashboard and its WebSocket through a cookie set by signing in at /login "
+            "(signed with a key derived from the token, so changing the token signs everyone "
+            "out; it expires after SESSION_MAX_AGE_SECONDS). /healthz, /readyz and the OpenAPI "
+            "document stay open. Empty (the default) means reads are open.",
             secret=True),
     Setting("AUTO_MIGRATE", True, _bool,
             "Upgrade the database to the newest migration when the app starts."),
@@ -129,6 +130,19 @@ SETTINGS: tuple[Setting, ...] = (
             "Key that signs export cursors. Empty: derived from DATABASE_URL, the same in every "
             "process on one database. Set it to make cursors unforgeable by anyone who knows "
             "the URL.", secret=True),
+    # Sign-in and guessing (README "Access control").
+    Setting("SESSION_MAX_AGE_SECONDS", 43200, int,
+            "A browser's sign-in cookie expires this long after signing in (an open page then "
+            "goes to /login by itself); POST /logout ends it at once, in every process."),
+    Setting("AUTH_FAILURE_LIMIT", 10, int,
+            "Wrong tokens (bearer reads and writes, sign-ins) one client address may send per "
+            "AUTH_FAILURE_WINDOW_SECONDS; beyond it the address gets 429 with Retry-After "
+            "until the window moves on. Counted per process; 0 turns throttling off."),
+    Setting("AUTH_FAILURE_WINDOW_SECONDS", 300, int,
+            "The window AUTH_FAILURE_LIMIT counts failures in."),
+    Setting("AUTH_THROTTLE_MAX_ADDRESSES", 10_000, int,
+            "Most client addresses whose failures are remembered (per process); the address "
+            "that failed least recently is forgotten first."),
     Setting("LOG_LEVEL", "INFO", str, "Python logging level."),
 )
 
@@ -162,9 +176,12 @@ def _check(config: Mapping[str, Any]) -> None:
     if config["SOURCE_STALE_WARNING_SECONDS"] > config["SOURCE_STALE_ERROR_SECONDS"]:
         raise ConfigError("SOURCE_STALE_WARNING_SECONDS must not exceed SOURCE_STALE_ERROR_SECONDS")
     for name in ("PORT", "WS_MAX_CONNECTIONS", "WS_MAX_MESSAGE_BYTES", "MAX_BODY_BYTES",
-                 "QUALITY_WINDOW_SECONDS"):
+                 "QUALITY_WINDOW_SECONDS", "SESSION_MAX_AGE_SECONDS",
+                 "AUTH_FAILURE_WINDOW_SECONDS", "AUTH_THROTTLE_MAX_ADDRESSES"):
         if config[name] <= 0:
             raise ConfigError(f"{name} must be positive")
+    if config["AUTH_FAILURE_LIMIT"] < 0:
+        raise ConfigError("AUTH_FAILURE_LIMIT must not be negative")
 
 
 def redact_url(url: str) -> str:

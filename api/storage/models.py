@@ -240,6 +240,22 @@ class IdempotencyKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class RevokedSession(Base):
+    """A sign-in cookie's session that signed out before its cookie expired (POST /logout).
+
+    The cookie itself is signed and carries its session id and the time it was issued
+    (api/auth.py); a signed-out cookie would still verify until it expires, so its id is kept
+    here until then (`expires_at`), where every process and host on the database sees it. Rows
+    past `expires_at` are pruned by the next sign-out.
+    """
+
+    __tablename__ = "revoked_sessions"
+    __table_args__ = (Index("ix_revoked_sessions_expires_at", "expires_at"),)
+
+    session_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the id
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 # Newest-first scans ("the latest rows") read this index from its start.
 Index("ix_data_quality_metrics_timestamp", DataQualityMetric.timestamp.desc())
 
