@@ -31,6 +31,14 @@ def _csv(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
+INGEST_ITEM_BYTES = 1024
+"""Body bytes the default MAX_BODY_BYTES leaves for each of INGEST_MAX_ITEMS items (with its
+separator): a metric row with every field, counts at their largest and a 100-character source
+is ~470 bytes (~970 with every letter escaped as \\uXXXX); a scrape run leaves ~700 bytes for
+its error."""
+DEFAULT_INGEST_MAX_ITEMS = 10_000
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -112,9 +120,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("GRACEFUL_TIMEOUT_SECONDS", 10, int,
             "`serve`: on SIGTERM, open requests get this long to finish (sockets are closed "
             "with 1001 at once so clients reconnect elsewhere)."),
-    Setting("MAX_BODY_BYTES", 1_048_576, int, "Largest request body accepted (413 beyond)."),
-    Setting("INGEST_MAX_ITEMS", 10_000, int,
-            "Most rows one ingest request may carry (a list is written all or nothing)."),
+    Setting("MAX_BODY_BYTES", DEFAULT_INGEST_MAX_ITEMS * INGEST_ITEM_BYTES, int,
+            "Largest request body accepted (413 beyond). The default is INGEST_MAX_ITEMS x 1 KiB, "
+            "so the longest list ingest allows fits (a full metric row is ~470 bytes); raise "
+            "it with INGEST_MAX_ITEMS."),
+    Setting("INGEST_MAX_ITEMS", DEFAULT_INGEST_MAX_ITEMS, int,
+            "Most rows one ingest request may carry (a list is written all or nothing); "
+            "MAX_BODY_BYTES must leave room for them."),
     Setting("INGEST_MAX_FUTURE_SECONDS", 300, int,
             "Ingested timestamps may be at most this far ahead of the server's clock (422 beyond)."),
     Setting("IDEMPOTENCY_TTL_SECONDS", 86400, int,
