@@ -90,8 +90,8 @@ class Throttled(ApiError):
 
     def __init__(self, retry_after: int):
         super().__init__(429, f"too many wrong tokens from this address: try again in "
-                              f"{retry_after} s", {"retry_after_seconds": retry_after},
-                         code="too_many_attempts", headers={"Retry-After": str(retry_after)})
+                              f"{retry_after} s", code="too_many_attempts",
+                         headers={"Retry-After": str(retry_after)})
         self.retry_after = retry_after
 
 
