@@ -2,6 +2,10 @@
 
 Every rule about credentials lives here, so a reader checks access in one file:
 - `check_bearer`: an `Authorization: Bearer` header against a configured token, in constant time.
+- `throttled_check`: the same, with wrong tokens counted per client address (api/throttle.py):
+  an address that fails AUTH_FAILURE_LIMIT times in AUTH_FAILURE_WINDOW_SECONDS gets 429.
+- the sign-in cookie: a random session id signed (with the time) by a key derived from the
+  read token; it expires after SESSION_MAX_AGE_SECONDS and `end_sign_in` revokes it.
 - `read_denial` / `require_read_token`: may this request read? With PIPEWATCH_READ_TOKEN set, it
   needs that bearer token (programs) or the sign-in cookie (browsers, api/http/login.py).
 - `require_write_token`: writes need PIPEWATCH_INGEST_TOKEN; with none configured they are shut.
@@ -12,17 +16,25 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Optional
 from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, current_app, redirect, request
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
+from sqlalchemy.exc import IntegrityError
 
 from api.errors import ApiError, error_response
 from api.runtime import get_runtime
+from api.storage.sessions import revoke_session, session_revoked
+from api.throttle import FailureThrottle
+from api.timeutil import UTC, utcnow
 
 COOKIE = "pipewatch_read"
 LOGIN_PATH = "/login"
-_COOKIE_PURPOSE = b"pipewatch read cookie v1"
+_COOKIE_PURPOSE = b"pipewatch read cookie v2"
 _DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 _MAX_NEXT = 2048
 # Paths that are machine endpoints, never pages a person opens: refused with JSON 401.
@@ -33,17 +45,20 @@ OPEN = "open"    # anyone: probes, the OpenAPI document, the sign-in page, publi
 READ = "read"    # the read token when one is set (the default for anything not declared)
 OWN = "own"      # the view applies its own rule: ingest (write token), the WebSocket handshake
 _ACCESS = "pipewatch.access"
+_THROTTLE = "pipewatch.auth_throttle"
 
 
 # region: credentials
 
 
 class Unauthorized(ValueError):
-    """Missing or wrong credentials (401); `forbidden` when the door is shut for everyone (403)."""
+    """Missing or wrong credentials (401); `forbidden` when the door is shut for everyone (403);
+    `guess` when a token was given and is wrong (what the throttle counts)."""
 
-    def __init__(self, message: str, forbidden: bool = False):
+    def __init__(self, message: str, forbidden: bool = False, guess: bool = False):
         super().__init__(message)
         self.forbidden = forbidden
+        self.guess = guess
 
 
 def check_bearer(header: str | None, token: str, *, required: bool) -> None:
@@ -62,19 +77,135 @@ def check_bearer(header: str | None, token: str, *, required: bool) -> None:
         raise Unauthorized("missing bearer token: send Authorization: Bearer <token>")
     if not hmac.compare_digest(given.strip().encode("utf-8", "surrogatepass"),
                                token.encode("utf-8")):
-        raise Unauthorized("wrong bearer token")
+        raise Unauthorized("wrong bearer token", guess=True)
 
 
-def cookie_value(token: str) -> str:
-    """What the sign-in cookie holds for `token`: an HMAC keyed by it (hex), not the token."""
-    return hmac.new(token.encode("utf-8"), _COOKIE_PURPOSE, hashlib.sha256).hexdigest()
+# endregion
+# region: guessing, throttled per client address
 
 
-def cookie_matches(cookie: str | None, token: str) -> bool:
-    if not cookie:
-        return False
-    return hmac.compare_digest(cookie.encode("utf-8", "surrogatepass"),
-                               cookie_value(token).encode("ascii"))
+class Throttled(ApiError):
+    """429: this client address sent too many wrong tokens lately; Retry-After says when to
+    try again. Raised before the token is even compared, so guessing cannot go on meanwhile."""
+
+    def __init__(self, retry_after: int):
+        super().__init__(429, f"too many wrong tokens from this address: try again in "
+                              f"{retry_after} s", code="too_many_attempts",
+                         headers={"Retry-After": str(retry_after)})
+        self.retry_after = retry_after
+
+
+def _throttle() -> FailureThrottle:
+    """This app's failure table (one per app and process), made on first use."""
+    throttle = current_app.extensions.get(_THROTTLE)
+    if throttle is None:
+        config = get_runtime().config
+        throttle = current_app.extensions.setdefault(_THROTTLE, FailureThrottle(
+            config["AUTH_FAILURE_LIMIT"], config["AUTH_FAILURE_WINDOW_SECONDS"],
+            config["AUTH_THROTTLE_MAX_ADDRESSES"]))
+    return throttle
+
+
+def client_address() -> str:
+    """The address failures are counted by: the TCP peer (a proxy's, unless the server is told
+    to trust its forwarding header; README "Access control")."""
+    return request.remote_addr or "unknown"
+
+
+def throttled_check(header: str | None, token: str, *, required: bool, kind: str) -> None:
+    """`check_bearer`, refused with Throttled while this address is over its limit; a wrong
+    token counts against the address. `kind` (read, write, sign_in) labels the counters."""
+    telemetry = get_runtime().telemetry
+    wait = _throttle().retry_after(client_address())
+    if wait is not None:
+        telemetry.auth_throttled.labels(kind).inc()
+        raise Throttled(wait)
+    try:
+        check_bearer(header, token, required=required)
+    except Unauthorized as exc:
+        if exc.guess:
+            _throttle().record_failure(client_address())
+            telemetry.auth_failures.labels(kind).inc()
+        raise
+
+
+# endregion
+# region: the sign-in cookie
+
+
+class CookieRefused(ValueError):
+    """A sign-in cookie that does not let its browser read; the message says why."""
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """What a verified cookie stands for: its session (by hash) and when it expires."""
+
+    session_hash: str
+    expires_at: datetime
+
+
+def cookie_signer(token: str) -> TimestampSigner:
+    """The signer of sign-in cookies: keyed by an HMAC of the read token (never the token), so
+    changing the token invalidates every cookie at once; it adds the signing time."""
+    key = hmac.new(token.encode("utf-8"), _COOKIE_PURPOSE, hashlib.sha256).digest()
+    return TimestampSigner(key, salt="pipewatch sign-in", digest_method=hashlib.sha256)
+
+
+def new_sign_in_cookie(token: str) -> str:
+    """A new session: a random id, signed with the time. Nothing in it reveals the token."""
+    return cookie_signer(token).sign(secrets.token_urlsafe(18)).decode("ascii")
+
+
+def verified_sign_in(cookie: str, token: str, max_age: int) -> SignIn:
+    """The session of a cookie that is signed for `token` and younger than `max_age` seconds;
+    CookieRefused otherwise. Whether it signed out is the database's to say (`read_denial`)."""
+    try:
+        session_id, signed_at = cookie_signer(token).unsign(cookie, max_age=max_age,
+                                                            return_timestamp=True)
+    except SignatureExpired:
+        raise CookieRefused(f"the sign-in has expired (after {max_age} s): "
+                            f"sign in again at {LOGIN_PATH}") from None
+    except BadSignature:
+        raise CookieRefused("the sign-in cookie is no longer valid (was the token changed?): "
+                            f"sign in again at {LOGIN_PATH}") from None
+    return SignIn(hashlib.sha256(session_id).hexdigest(),
+                  signed_at.astimezone(UTC) + timedelta(seconds=max_age))
+
+
+def _cookie_denial(cookie: str, token: str) -> str | None:
+    """None if the cookie lets its browser read; otherwise why not."""
+    runtime = get_runtime()
+    try:
+        sign_in = verified_sign_in(cookie, token, runtime.config["SESSION_MAX_AGE_SECONDS"])
+    except CookieRefused as exc:
+        return str(exc)
+    with runtime.db.session() as session:
+        if session_revoked(session, sign_in.session_hash):
+            return f"this browser signed out: sign in again at {LOGIN_PATH}"
+    return None
+
+
+def end_sign_in(cookie: str | None) -> None:
+    """Sign-out: the cookie's session is refused from now on, by every process, until it would
+    have expired anyway. A cookie that is not valid any more needs nothing."""
+    token = read_token()
+    if not cookie or not token:
+        return
+    runtime = get_runtime()
+    try:
+        sign_in = verified_sign_in(cookie, token, runtime.config["SESSION_MAX_AGE_SECONDS"])
+    except CookieRefused:
+        return
+    try:
+        with runtime.db.session() as session:
+            revoke_session(session, sign_in.session_hash, sign_in.expires_at, utcnow())
+    except IntegrityError:
+        pass  # the same cookie signed out at the same moment elsewhere: revoked either way
+
+
+# endregion
+# region: reading
 
 
 def read_token() -> str:
@@ -84,7 +215,8 @@ def read_token() -> str:
 def read_denial() -> str | None:
     """None if the current request may read; otherwise why not (a message for the 401).
 
-    Open when no read token is configured; otherwise a matching bearer token or sign-in cookie.
+    Open when no read token is configured; otherwise a matching bearer token (Throttled while
+    this address has guessed too often) or a signed, unexpired, not signed-out cookie.
     """
     token = read_token()
     if not token:
@@ -92,19 +224,20 @@ def read_denial() -> str | None:
     header = request.headers.get("Authorization")
     if header is not None:
         try:
-            check_bearer(header, token, required=False)
+            throttled_check(header, token, required=False, kind="read")
             return None
         except Unauthorized as exc:
             problem = str(exc)
     else:
         problem = ("missing credentials: send Authorization: Bearer <token>, "
                    f"or sign in at {LOGIN_PATH} in a browser")
-    if cookie_matches(request.cookies.get(COOKIE), token):
+    cookie = request.cookies.get(COOKIE)
+    if not cookie:
+        return problem
+    cookie_problem = _cookie_denial(cookie, token)
+    if cookie_problem is None:
         return None
-    if request.cookies.get(COOKIE) and header is None:
-        problem = ("the sign-in cookie is no longer valid (was the token changed?): "
-                   f"sign in again at {LOGIN_PATH}")
-    return problem
+    return problem if header is not None else cookie_problem
 
 
 def require_read_token() -> None:
@@ -116,10 +249,12 @@ def require_read_token() -> None:
 
 
 def require_write_token() -> None:
-    """ApiError 403 when writes are disabled, 401 when the bearer token is missing or wrong."""
+    """ApiError 403 when writes are disabled, 401 when the bearer token is missing or wrong,
+    429 (Throttled) while this address has sent too many wrong tokens."""
     try:
-        check_bearer(request.headers.get("Authorization"),
-                     get_runtime().config["PIPEWATCH_INGEST_TOKEN"], required=True)
+        throttled_check(request.headers.get("Authorization"),
+                        get_runtime().config["PIPEWATCH_INGEST_TOKEN"], required=True,
+                        kind="write")
     except Unauthorized as exc:
         if exc.forbidden:
             raise ApiError(403, str(exc), code="writes_disabled") from None
@@ -142,8 +277,14 @@ def _origin_key(origin: str) -> Optional[tuple[str, str, int]]:
     return parts.scheme.lower(), parts.hostname.lower(), port
 
 
-def origin_allowed(origin: Optional[str], host: str, allowed: tuple[str, ...]) -> bool:
-    """No Origin, this app's own host (the Host header), or one of `allowed`."""
+def origin_allowed(origin: Optional[str], host: str, allowed: tuple[str, ...],
+                   schemes: tuple[str, ...] = ("http",)) -> bool:
+    """No Origin, this app's own origin, or one of `allowed`.
+
+    The app's own origin is each of `schemes` (how this request reached the app) with the Host
+    header: scheme, host and port must all match, so `https://host:port` is foreign to an app
+    served over http on that port (an origin is all three, RFC 6454).
+    """
     if origin is None:
         return True
     key = _origin_key(origin)
@@ -151,15 +292,24 @@ def origin_allowed(origin: Optional[str], host: str, allowed: tuple[str, ...]) -
         return False  # includes "null" (sandboxed frames, file: pages)
     if key in {_origin_key(entry) for entry in allowed}:
         return True
-    own = _origin_key(f"{key[0]}://{host}")
-    return own is not None and own[1:] == key[1:]
+    return key in {_origin_key(f"{scheme}://{host}") for scheme in schemes}
+
+
+def request_schemes() -> tuple[str, ...]:
+    """The schemes this request came in by: its own, and X-Forwarded-Proto's from a TLS proxy.
+
+    Trusting the header is safe here: it only widens which Origin counts as this app's, and a
+    browser cannot add it to a cross-site request; a script that can send it can send any Origin.
+    """
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return tuple({request.scheme, *((forwarded,) if forwarded in ("http", "https") else ())})
 
 
 def same_site_request() -> bool:
     """The request's Origin (if any) is this server or WS_ALLOWED_ORIGINS: the socket's rule,
     used for the sign-in and sign-out forms too."""
     return origin_allowed(request.headers.get("Origin"), request.host,
-                          get_runtime().config["WS_ALLOWED_ORIGINS"])
+                          get_runtime().config["WS_ALLOWED_ORIGINS"], request_schemes())
 
 
 # endregion

@@ -28,19 +28,23 @@ CODES = {
 class ApiError(Exception):
     """Raise from a route to answer with the standard error shape."""
 
-    def __init__(self, status: int, message: str, details: Any = None, code: str | None = None):
+    def __init__(self, status: int, message: str, details: Any = None, code: str | None = None,
+                 headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
         self.details = details
         self.code = code or CODES.get(status, "error")
+        self.headers = headers or {}  # e.g. Retry-After on a 429
 
 
-def error_response(status: int, message: str, details: Any = None, code: str | None = None):
+def error_response(status: int, message: str, details: Any = None, code: str | None = None,
+                   headers: dict[str, str] | None = None):
     body = {"error": {"code": code or CODES.get(status, "error"), "message": message,
                       "details": details}}
     response = jsonify(body)
     response.status_code = status
+    response.headers.update(headers or {})
     if status == 401:  # a 401 names the scheme it wants (RFC 9110)
         response.headers["WWW-Authenticate"] = 'Bearer realm="pipewatch"'
     return response
@@ -93,7 +97,7 @@ def init_app(server: Flask) -> None:
 
     @server.errorhandler(ApiError)
     def _api_error(exc: ApiError):
-        return error_response(exc.status, exc.message, exc.details, exc.code)
+        return error_response(exc.status, exc.message, exc.details, exc.code, exc.headers)
 
     @server.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -31,6 +31,14 @@ def _csv(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
+INGEST_ITEM_BYTES = 1024
+"""Body bytes the default MAX_BODY_BYTES leaves for each of INGEST_MAX_ITEMS items (with its
+separator): a metric row with every field, counts at their largest and a 100-character source
+is ~470 bytes (~970 with every letter escaped as \\uXXXX); a scrape run leaves ~700 bytes for
+its error."""
+DEFAULT_INGEST_MAX_ITEMS = 10_000
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -52,9 +60,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Empty means every write is refused (403), never open.", secret=True),
     Setting("PIPEWATCH_READ_TOKEN", "", str,
             "If set, every read needs it: REST reads and /metrics as `Authorization: Bearer`, "
-            "the dashboard and its WebSocket through a cookie set by signing in at /login (an "
-            "HMAC of the token, so changing the token signs everyone out). /healthz, /readyz "
-            "and the OpenAPI document stay open. Empty (the default) means reads are open.",
+            "the dashboard and its WebSocket through a cookie set by signing in at /login "
+            "(signed with a key derived from the token, so changing the token signs everyone "
+            "out; it expires after SESSION_MAX_AGE_SECONDS). /healthz, /readyz and the OpenAPI "
+            "document stay open. Empty (the default) means reads are open.",
             secret=True),
     Setting("AUTO_MIGRATE", True, _bool,
             "Upgrade the database to the newest migration when the app starts."),
@@ -111,9 +120,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("GRACEFUL_TIMEOUT_SECONDS", 10, int,
             "`serve`: on SIGTERM, open requests get this long to finish (sockets are closed "
             "with 1001 at once so clients reconnect elsewhere)."),
-    Setting("MAX_BODY_BYTES", 1_048_576, int, "Largest request body accepted (413 beyond)."),
-    Setting("INGEST_MAX_ITEMS", 10_000, int,
-            "Most rows one ingest request may carry (a list is written all or nothing)."),
+    Setting("MAX_BODY_BYTES", DEFAULT_INGEST_MAX_ITEMS * INGEST_ITEM_BYTES, int,
+            "Largest request body accepted (413 beyond). The default is INGEST_MAX_ITEMS x 1 KiB, "
+            "so the longest list ingest allows fits (a full metric row is ~470 bytes); raise "
+            "it with INGEST_MAX_ITEMS."),
+    Setting("INGEST_MAX_ITEMS", DEFAULT_INGEST_MAX_ITEMS, int,
+            "Most rows one ingest request may carry (a list is written all or nothing); "
+            "MAX_BODY_BYTES must leave room for them."),
     Setting("INGEST_MAX_FUTURE_SECONDS", 300, int,
             "Ingested timestamps may be at most this far ahead of the server's clock (422 beyond)."),
     Setting("IDEMPOTENCY_TTL_SECONDS", 86400, int,
@@ -129,6 +142,19 @@ SETTINGS: tuple[Setting, ...] = (
             "Key that signs export cursors. Empty: derived from DATABASE_URL, the same in every "
             "process on one database. Set it to make cursors unforgeable by anyone who knows "
             "the URL.", secret=True),
+    # Sign-in and guessing (README "Access control").
+    Setting("SESSION_MAX_AGE_SECONDS", 43200, int,
+            "A browser's sign-in cookie expires this long after signing in (an open page then "
+            "goes to /login by itself); POST /logout ends it at once, in every process."),
+    Setting("AUTH_FAILURE_LIMIT", 10, int,
+            "Wrong tokens (bearer reads and writes, sign-ins) one client address may send per "
+            "AUTH_FAILURE_WINDOW_SECONDS; beyond it the address gets 429 with Retry-After "
+            "until the window moves on. Counted per process; 0 turns throttling off."),
+    Setting("AUTH_FAILURE_WINDOW_SECONDS", 300, int,
+            "The window AUTH_FAILURE_LIMIT counts failures in."),
+    Setting("AUTH_THROTTLE_MAX_ADDRESSES", 10_000, int,
+            "Most client addresses whose failures are remembered (per process); the address "
+            "that failed least recently is forgotten first."),
     Setting("LOG_LEVEL", "INFO", str, "Python logging level."),
 )
 
@@ -162,9 +188,12 @@ def _check(config: Mapping[str, Any]) -> None:
     if config["SOURCE_STALE_WARNING_SECONDS"] > config["SOURCE_STALE_ERROR_SECONDS"]:
         raise ConfigError("SOURCE_STALE_WARNING_SECONDS must not exceed SOURCE_STALE_ERROR_SECONDS")
     for name in ("PORT", "WS_MAX_CONNECTIONS", "WS_MAX_MESSAGE_BYTES", "MAX_BODY_BYTES",
-                 "QUALITY_WINDOW_SECONDS"):
+                 "QUALITY_WINDOW_SECONDS", "SESSION_MAX_AGE_SECONDS",
+                 "AUTH_FAILURE_WINDOW_SECONDS", "AUTH_THROTTLE_MAX_ADDRESSES"):
         if config[name] <= 0:
             raise ConfigError(f"{name} must be positive")
+    if config["AUTH_FAILURE_LIMIT"] < 0:
+        raise ConfigError("AUTH_FAILURE_LIMIT must not be negative")
 
 
 def redact_url(url: str) -> str:

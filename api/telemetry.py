@@ -54,6 +54,14 @@ class Telemetry:
         self.changefeed_connected = Gauge(
             "pipewatch_changefeed_connected",
             "1 while the change feed watches the database (LISTEN or data_version)", registry=r)
+        self.auth_failures = Counter(
+            "pipewatch_auth_failures",
+            "Wrong tokens presented, by kind: read (bearer), write (bearer), sign_in (/login)",
+            ["kind"], registry=r)
+        self.auth_throttled = Counter(
+            "pipewatch_auth_throttled",
+            "Attempts refused with 429 because their address failed too often, by kind",
+            ["kind"], registry=r)
         self.changefeed_reconnects = Counter(
             "pipewatch_changefeed_reconnects", "Times the change feed lost its database",
             registry=r)

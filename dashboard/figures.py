@@ -7,11 +7,10 @@ skipping graph_objects' validation keeps a chart update cheap on large ranges.
 """
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping, Sequence
 
+from api.csvcell import csv_text
 from api.status.thresholds import STATUS_RANK, rate
 from api.timeutil import isoformat
 
@@ -55,13 +54,21 @@ def shown_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def to_csv(shown: Sequence[Mapping[str, Any]]) -> str:
-    """CSV of `shown_rows` output: a header, one line per bucket and source, rates unrounded."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    """CSV of `shown_rows` output: a header, one line per bucket and source, rates unrounded.
+
+    Text cells go through the export's own `csv_text` (api/csvcell.py), so a source named like
+    a formula reaches a spreadsheet as text here too; numbers are written as Python prints them.
+    """
+    lines = [",".join(CSV_COLUMNS)]
     for row in shown:
-        writer.writerow(["" if row.get(col) is None else row.get(col) for col in CSV_COLUMNS])
-    return out.getvalue()
+        lines.append(",".join(_cell(row.get(col)) for col in CSV_COLUMNS))
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    return csv_text(value) if isinstance(value, str) else str(value)
 
 
 def _parse(ts: str) -> datetime:

@@ -1,8 +1,9 @@
 """PIPEWATCH_READ_TOKEN everywhere: REST, /metrics, the Dash page and its endpoints, the
 WebSocket handshake, and the /login page that gives a browser its cookie.
 
-The rule never touches the database, so these tests run on SQLite only (`db_url` below
-overrides the shared fixture that would run each of them on PostgreSQL too).
+The rule touches the database only to ask whether a cookie signed out (one primary-key
+lookup), so these tests run on SQLite only (`db_url` below overrides the shared fixture that
+would run each of them on PostgreSQL too); tests/test_sign_in.py covers sign-out on both.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 import requests
 import websocket
 
-from api.auth import COOKIE, cookie_value, safe_next
+from api.auth import COOKIE, new_sign_in_cookie, safe_next, verified_sign_in
 from dashboard import ids
 from tests.conftest import ServerThread
 from tests.live_fixtures import WS_PATH, connect, recv_status
@@ -160,7 +161,8 @@ def test_right_token_sets_a_strict_httponly_cookie_and_returns_to_next(anon):
     attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")}
     assert {"httponly", "path"} <= attributes and "secure" not in attributes
     assert "SameSite=Strict" in cookie
-    assert cookie.startswith(f"{COOKIE}={cookie_value(TOKEN)};")
+    assert cookie.startswith(f"{COOKIE}=") and "Max-Age=43200" in cookie
+    verified_sign_in(cookie.split(";")[0].split("=", 1)[1], TOKEN, 43200)  # raises if not
     assert_no_token(response)
     assert anon.get("/?metric=volume").status_code == 200
     again = anon.get("/login?next=/x")  # already signed in: straight on
@@ -232,7 +234,7 @@ def test_logout_clears_the_cookie(signed_in):
 
 
 def test_a_cookie_of_the_old_token_is_refused_after_the_token_changes(make_app):
-    old = cookie_value(TOKEN)
+    old = new_sign_in_cookie(TOKEN)
     rotated = make_app(PIPEWATCH_READ_TOKEN="the-new-read-token").server.test_client()
     rotated.set_cookie(COOKIE, old)
     refused = rotated.get("/api/v1/monitoring/pipeline-status")
@@ -256,7 +258,7 @@ def test_socket_refused_without_and_accepted_with_the_cookie(make_app, caplog):
         assert refused.value.status_code == 401
         assert TOKEN.encode() not in (refused.value.resp_body or b"")
         with pytest.raises(websocket.WebSocketBadStatusException) as stale:
-            connect(ws_url, cookie=f"{COOKIE}={cookie_value('an-older-token')}")
+            connect(ws_url, cookie=f"{COOKIE}={new_sign_in_cookie('an-older-token')}")
         assert stale.value.status_code == 401
 
         session = requests.Session()

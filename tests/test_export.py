@@ -173,7 +173,12 @@ def test_times_render_exactly_as_isoformat_on_both_databases(client, db):
 TRICKY_SOURCES = [None, "plain", "a,b", 'say "hi"', "line\nbreak", "cr\rhere", "tab\there",
                   "back\\slash", "\\.", "\\n literally", " lead", "trail ", "\u3000ideo",
                   "nbsp\xa0", "\x85nel", "", "Ọ̀yọ́ — Lagos, 🇳🇬", "x\x1cy", "\\", '"', ",",
-                  "it's; --"]
+                  "it's; --", '=HYPERLINK("http://x")', "@SUM(1)", "+1+2", "-2",
+                  "=cmd|' /C calc'!A0", "\t=1", "\r\n=2", "\\=3"]
+# What a CSV reader gets back: the names a spreadsheet would run as formulas carry a leading '.
+TRICKY_CELLS = [s or "" for s in TRICKY_SOURCES[:-8]] + [
+    '\'=HYPERLINK("http://x")', "'@SUM(1)", "'+1+2", "'-2", "'=cmd|' /C calc'!A0", "'\t=1",
+    "'\r\n=2", "\\=3"]
 
 
 @pytest.fixture
@@ -219,7 +224,7 @@ def test_copy_csv_is_byte_for_byte_the_generic_csv(client, pg_db):
     over_http = client.get("/api/v1/metrics?format=csv").get_data()
     assert over_http == expected
     table = list(csv.DictReader(io.StringIO(over_http.decode(), newline="")))
-    assert [row["source"] for row in table[::4]] == [s or "" for s in TRICKY_SOURCES]
+    assert [row["source"] for row in table[::4]] == TRICKY_CELLS
 
 
 def test_copy_csv_keeps_filters_cursor_and_limit(client, pg_db):

@@ -28,7 +28,7 @@ from api.http.writes import MalformedJSON, parse_json
 from api.schemas.fields import parse_moment
 from api.schemas.ingest import IngestContext, MetricInput, ScrapeRunInput, check_body
 from api.schemas.problems import Invalid
-from tests.export_fixtures import TOKEN, auth, count_metrics
+from tests.export_fixtures import TOKEN, add, auth, count_metrics, metric
 
 NOW = datetime(2026, 11, 25, 21, 0, tzinfo=UTC)
 CONFIG = {"HEALTHY_RATE": 0.9, "WARNING_RATE": 0.75}
@@ -169,7 +169,9 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 
 def test_every_route_answers_per_its_schema_and_never_5xx(make_app):
-    app = make_app(PIPEWATCH_INGEST_TOKEN=TOKEN, MAX_BODY_BYTES=65536)
+    # Generated wrong tokens would soon make every answer a 429 (tests/test_sign_in.py covers
+    # the throttle): off here, so each example reaches the route it means to exercise.
+    app = make_app(PIPEWATCH_INGEST_TOKEN=TOKEN, MAX_BODY_BYTES=65536, AUTH_FAILURE_LIMIT=0)
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app.server)
     operations = [result.ok() for result in schema.get_all_operations()]
     # The WebSocket route is not plain HTTP; its own tests drive it with a WebSocket client.
@@ -212,9 +214,10 @@ def metric_body(source):
 
 
 def test_sql_metacharacters_and_unicode_in_source_round_trip(client, runtime):
-    response = client.post("/api/v1/metrics", json=[metric_body(s) for s in HOSTILE_SOURCES],
-                           headers=auth())
-    assert response.status_code == 201
+    """Ingest refuses most of these names now (SOURCE_PATTERN, tests/test_csv_injection.py);
+    rows that carry them already (written before the rule, or by the tracker) stay readable."""
+    add(runtime.db, [metric(NOW - timedelta(hours=1), source=s, geo=(3, 3), val=(1, 1))
+                     for s in HOSTILE_SOURCES])
     assert count_metrics(runtime.db) == len(HOSTILE_SOURCES)
     for source in HOSTILE_SOURCES:
         page = client.get("/api/v1/metrics", query_string={"source": source}).get_json()
@@ -225,7 +228,8 @@ def test_sql_metacharacters_and_unicode_in_source_round_trip(client, runtime):
         assert [(p["source"], p["volume"]) for p in series["items"]] == [(source, 3)]
     csv_text = client.get("/api/v1/metrics?format=csv").get_data(as_text=True)
     table = list(csv.DictReader(io.StringIO(csv_text, newline="")))
-    assert [row["source"] for row in table] == HOSTILE_SOURCES
+    assert [row["source"] for row in table] == [  # a formula reaches a spreadsheet as text
+        "'" + s if s.startswith("=") else s for s in HOSTILE_SOURCES]
     lines = client.get("/api/v1/metrics?format=ndjson").get_data(as_text=True).splitlines()
     assert [json.loads(line)["source"] for line in lines] == HOSTILE_SOURCES
 

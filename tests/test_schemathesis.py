@@ -57,7 +57,10 @@ WITH_INPUTS = {"/api/v1/metrics", "/api/v1/scrape-runs", "/api/v1/metrics/series
 @pytest.fixture
 def app(make_app):
     """The app with writes on and two days of demo history (now-relative, like `app.py seed`)."""
-    return seeded(make_app(PIPEWATCH_INGEST_TOKEN=TOKEN, MAX_BODY_BYTES=65536))
+    # AUTH_FAILURE_LIMIT=0: generated wrong tokens would otherwise turn later answers into
+    # 429s (the throttle has its own tests in tests/test_sign_in.py).
+    return seeded(make_app(PIPEWATCH_INGEST_TOKEN=TOKEN, MAX_BODY_BYTES=65536,
+                           AUTH_FAILURE_LIMIT=0))
 
 
 def seeded(app):
@@ -117,7 +120,7 @@ def guarded_server(db_url):
 
     app = seeded(create_app({**BASE_OVERRIDES, "DATABASE_URL": db_url,
                              "PIPEWATCH_INGEST_TOKEN": TOKEN,
-                             "PIPEWATCH_READ_TOKEN": READ_TOKEN}))
+                             "PIPEWATCH_READ_TOKEN": READ_TOKEN, "AUTH_FAILURE_LIMIT": 0}))
     server = ServerThread(app.server).start()
     yield server
     server.stop()

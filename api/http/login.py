@@ -2,19 +2,24 @@
 
 Scripts send the token as `Authorization: Bearer <token>`. A browser cannot put that header
 on its page loads, Dash's own requests or a WebSocket handshake, so a person types the token
-once here and gets a cookie. The cookie holds an HMAC of the token, never the token
-(api/auth.py `cookie_value`): it cannot be turned back into the token, and changing the token
-invalidates every cookie at once. HttpOnly keeps it from scripts, SameSite=Strict from other
-sites' requests. The rule that reads the cookie is api/auth.py's.
+once here and gets a cookie. The cookie holds a random session id and the time, signed with a
+key derived from the token (api/auth.py `new_sign_in_cookie`), never the token: changing the
+token invalidates every cookie at once, each expires after SESSION_MAX_AGE_SECONDS, and sign-out
+revokes it in the database for every process. HttpOnly keeps it from scripts, SameSite=Strict
+from other sites' requests. Wrong tokens are counted per client address like wrong bearer
+tokens (api/auth.py `throttled_check`): too many, and the form answers 429 for a while. The
+rule that reads the cookie is api/auth.py's.
 """
 from __future__ import annotations
 
 from flask import Response, redirect, request, url_for
 from markupsafe import escape
 
-from api.auth import (COOKIE, LOGIN_PATH, Unauthorized, check_bearer, cookie_value, read_denial,
-                      read_token, safe_next, same_site_request)
+from api.auth import (COOKIE, LOGIN_PATH, Throttled, Unauthorized, end_sign_in,
+                      new_sign_in_cookie, read_denial, read_token, safe_next, same_site_request,
+                      throttled_check)
 from api.errors import error_response
+from api.runtime import get_runtime
 
 
 _PAGE = """<!doctype html>
@@ -51,13 +56,15 @@ def _stylesheet_url() -> str:
     return url_for("pipewatch_vendor.static", filename="css/bootstrap.min.css")
 
 
-def _form(target: str, error: str | None = None, status: int = 200) -> Response:
+def _form(target: str, error: str | None = None, status: int = 200,
+          headers: dict[str, str] | None = None) -> Response:
     message = (f'<div class="alert alert-danger py-2" role="alert" id="sign-in-error">'
                f'{escape(error)}</div>' if error else "")
     body = _PAGE.format(css=escape(_stylesheet_url()), action=escape(LOGIN_PATH),
                         next=escape(target), message=message,
                         invalid=" is-invalid" if error else "")
-    return Response(body, status=status, headers=_HEADERS, content_type="text/html; charset=utf-8")
+    return Response(body, status=status, headers={**_HEADERS, **(headers or {})},
+                    content_type="text/html; charset=utf-8")
 
 
 def _over_https() -> bool:
@@ -78,20 +85,27 @@ def login():
         return _form(target, "Sign in from this server's own page.", status=403)
     given = request.form.get("token", "")
     try:
-        check_bearer(f"Bearer {given}", token, required=False)
+        throttled_check(f"Bearer {given}", token, required=False, kind="sign_in")
+    except Throttled as exc:  # a person's form: the page again, saying how long to wait
+        return _form(target, f"Too many wrong tokens from this address. Try again in "
+                             f"{exc.retry_after} s.", status=429,
+                     headers={"Retry-After": str(exc.retry_after)})
     except Unauthorized:
         return _form(target, "Wrong token. Try again.", status=401)
+    max_age = get_runtime().config["SESSION_MAX_AGE_SECONDS"]
     response = redirect(target, code=303)
-    response.set_cookie(COOKIE, cookie_value(token), httponly=True, samesite="Strict",
-                        secure=_over_https(), path="/")
+    response.set_cookie(COOKIE, new_sign_in_cookie(token), max_age=max_age, httponly=True,
+                        samesite="Strict", secure=_over_https(), path="/")
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 def logout():
-    """Forget the sign-in cookie and show the form again."""
+    """End this browser's sign-in (revoked server-side, so a copy of the cookie is refused
+    too), forget the cookie and show the form again."""
     if not same_site_request():
         return error_response(403, "sign out from this server's own page", code="forbidden")
+    end_sign_in(request.cookies.get(COOKIE))
     response = redirect(LOGIN_PATH, code=303)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Strict",
                            secure=_over_https())

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, Sequence
 
 from api.errors import ApiError
-from api.schemas.fields import check_source, parse_moment
+from api.schemas.fields import check_source_filter, parse_moment
 from api.storage.export import MetricFilters
 from api.storage.models import METRIC_TYPES, QUALITY_STATUSES
 from api.timeutil import utcnow
@@ -119,7 +119,7 @@ def parse_sources(values: Sequence[str], problems: list[dict[str, str]]) -> list
     sources = []
     for value in values:
         try:
-            sources.append(check_source(value))
+            sources.append(check_source_filter(value))
         except ValueError as exc:
             problems.append({"path": "source", "message": str(exc)})
     return sources

@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 from flask import Response, request
 from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.auth import require_write_token
 from api.errors import ApiError
@@ -62,17 +63,26 @@ def read_json_body() -> Any:
     if request.mimetype != "application/json":
         raise ApiError(415, "send the body as JSON with Content-Type: application/json",
                        {"content_type": (request.mimetype or None)})
-    raw = request.get_data(cache=True)  # a declared length over MAX_BODY_BYTES: 413 here
     limit = request.max_content_length
+    try:
+        raw = request.get_data(cache=True)
+    except RequestEntityTooLarge:  # a declared length over MAX_BODY_BYTES
+        raise _too_large(limit) from None
     if limit is not None and request.content_length is None and len(raw) >= limit:
         # A chunked body has no declared length, and Werkzeug cuts it at the limit silently.
-        raise ApiError(413, f"body larger than {limit} bytes")
+        raise _too_large(limit)
     if not raw.strip():
         raise ApiError(400, "empty body: send a JSON object or a list of them", code="bad_json")
     try:
         return parse_json(raw)
     except MalformedJSON as exc:
         raise ApiError(400, str(exc), code="bad_json") from None
+
+
+def _too_large(limit: int | None) -> ApiError:
+    items = get_runtime().config["INGEST_MAX_ITEMS"]
+    return ApiError(413, f"body larger than {limit} bytes (MAX_BODY_BYTES): split the list "
+                         f"(at most {items} items per request)")
 
 
 def _idempotency_key() -> str | None:

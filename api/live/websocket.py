@@ -23,7 +23,7 @@ from flask import Blueprint, Flask, current_app, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
-from api.auth import origin_allowed, require_read_token
+from api.auth import require_read_token, same_site_request
 from api.errors import ApiError
 from api.live.hub import Close, Hub, Mailbox
 from api.runtime import get_runtime
@@ -42,8 +42,7 @@ def guard_handshake():
     """Before the upgrade: refuse a foreign Origin (403) or a missing read token (401)."""
     runtime = get_runtime()
     config = runtime.config
-    if not origin_allowed(request.headers.get("Origin"), request.host,
-                          config["WS_ALLOWED_ORIGINS"]):
+    if not same_site_request():
         runtime.telemetry.ws_refused.labels("origin").inc()
         raise ApiError(403, "WebSocket handshake from an origin that is not allowed",
                        {"fix": "open the page from this server, or add its origin to "

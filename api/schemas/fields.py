@@ -9,15 +9,18 @@ of the value (`short`): an error never echoes a hostile payload back.
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime, timedelta
 from typing import Any, Callable, Sequence
 
+from api.storage.models import SOURCE_MAX_LENGTH, SOURCE_PATTERN, SOURCE_RULE
 from api.timeutil import parse_iso
 
 INT32_MAX = 2**31 - 1
 """The largest count: the database's INTEGER columns hold no more."""
-MAX_SOURCE_LENGTH = 100
+MAX_SOURCE_LENGTH = SOURCE_MAX_LENGTH
 """The `source` columns are VARCHAR(100)."""
+_SOURCE = re.compile(SOURCE_PATTERN)
 MAX_ERROR_LENGTH = 10_000
 """A scrape run's error text beyond this is a log, not a message."""
 MAX_WINDOW_SECONDS = 366 * 86400
@@ -59,9 +62,18 @@ def check_text(value: Any, max_length: int, what: str = "text") -> str:
     return value
 
 
-def check_source(value: Any) -> str:
-    """A source name: non-blank text of at most MAX_SOURCE_LENGTH characters."""
+def check_source_filter(value: Any) -> str:
+    """A name to filter reads by (`?source=`): non-blank text of at most MAX_SOURCE_LENGTH
+    characters, any name a row may hold (rows written before SOURCE_PATTERN keep theirs)."""
     return check_text(value, MAX_SOURCE_LENGTH, "source")
+
+
+def check_source(value: Any) -> str:
+    """A source name to write: `check_source_filter`, and of the SOURCE_PATTERN shape."""
+    value = check_source_filter(value)
+    if not _SOURCE.fullmatch(value):
+        raise ValueError(f"source {SOURCE_RULE}")
+    return value
 
 
 def check_error_text(value: Any) -> str:

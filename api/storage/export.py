@@ -17,6 +17,7 @@ from typing import Any, Iterator, Sequence
 
 from sqlalchemy import Select, String, and_, case, cast, func, literal, or_, select
 
+from api.csvcell import FORMULA_PREFIXES
 from api.storage.db import Database
 from api.storage.models import DataQualityMetric as M
 from api.storage.rows import COLUMNS, rendered_columns
@@ -100,7 +101,7 @@ def stream_rows(db: Database, filters: MetricFilters, after: tuple[datetime, int
 # PostgreSQL CSV through COPY
 
 
-# Every character Python's str.strip() removes (str.isspace): `_csv_field` quotes a source with
+# Every character Python's str.strip() removes (str.isspace): `csv_text` quotes a source with
 # one at either end, so the SQL rendering trims the very same set.
 PY_WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
                  "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
@@ -113,12 +114,16 @@ _COPY_ESCAPED = re.compile(rb"\\(.)", re.S)
 
 
 def _pg_csv_source(column):
-    """`_csv_field` in SQL: '' for NULL; quoted (quotes doubled) if it holds , " CR LF, is empty,
+    """api/csvcell.py `csv_text` in SQL: '' for NULL; a formula-like start (FORMULA_PREFIXES)
+    prefixed with ' and quoted; else quoted (quotes doubled) if it holds , " CR LF, is empty,
     or starts/ends with whitespace; else as is."""
+    doubled = func.replace(column, '"', '""')
+    formula = func.substr(column, 1, 1).in_(FORMULA_PREFIXES)
     needs_quotes = or_(column.regexp_match('[,"\r\n]'), column == "",
                        func.btrim(column, literal(PY_WHITESPACE, String)) != column)
     return case((column.is_(None), ""),
-                (needs_quotes, '"' + func.replace(column, '"', '""') + '"'),
+                (formula, "\"'" + doubled + '"'),
+                (needs_quotes, '"' + doubled + '"'),
                 else_=column)
 
 

@@ -43,6 +43,18 @@ SCRAPE_STATUSES = ("success", "failed", "partial")
 METRIC_TYPES = ("aggregate", "source", "hourly")
 QUALITY_STATUSES = ("pending", "healthy", "warning", "error")
 
+SOURCE_MAX_LENGTH = 100
+"""The longest source name a column holds (String(100) in scrape_runs and the metrics)."""
+SOURCE_PATTERN = r"^[^\W_](?:[\w .-]*[\w.-])?$"
+r"""What a written source name may be (checked at ingest, with `re.fullmatch` and Python's
+Unicode `\w`): a letter or digit of any script first, then letters, digits, `_`, spaces, `.`
+and `-`, not ending in a space. Names are identifiers that travel in URLs (`?sources=a,b`),
+file names and spreadsheets: no markup, quotes, commas or formula signs. Rows written before
+the rule keep their names and stay readable; every CSV escapes them (api/csvcell.py)."""
+SOURCE_RULE = ("must start with a letter or digit and hold only letters, digits, spaces, "
+               "'.', '_' and '-' (not ending in a space)")
+"""The 422 message for a name SOURCE_PATTERN refuses."""
+
 RATES: dict[str, tuple[str, str]] = {
     "geocoding_success_rate": ("geocoding_successes", "geocoding_attempts"),
     "validation_pass_rate": ("validation_passes", "validation_attempts"),
@@ -235,6 +247,22 @@ class IdempotencyKey(Base):
     status_code: Mapped[int] = mapped_column(Integer)
     response: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RevokedSession(Base):
+    """A sign-in cookie's session that signed out before its cookie expired (POST /logout).
+
+    The cookie itself is signed and carries its session id and the time it was issued
+    (api/auth.py); a signed-out cookie would still verify until it expires, so its id is kept
+    here until then (`expires_at`), where every process and host on the database sees it. Rows
+    past `expires_at` are pruned by the next sign-out.
+    """
+
+    __tablename__ = "revoked_sessions"
+    __table_args__ = (Index("ix_revoked_sessions_expires_at", "expires_at"),)
+
+    session_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the id
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 # Newest-first scans ("the latest rows") read this index from its start.
