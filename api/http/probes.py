@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from api.errors import DATABASE_FAULTS, ApiError
+from api.errors import DATABASE_FAULTS, ApiError, database_fault
 from api.runtime import get_runtime
 from api.storage.readiness import CheckTimedOut
 
@@ -24,9 +24,10 @@ def readyz():
         raise ApiError(503, f"the database did not answer within {timeout:g} s",
                        {"dialect": runtime.db.dialect, "cause": "unavailable",
                         "waiting_seconds": round(exc.waited, 1)}, code="not_ready") from None
-    except Exception:  # noqa: BLE001 - any failure to reach the database means not ready
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the database means not ready
         raise ApiError(503, "database unreachable",
-                       {"dialect": runtime.db.dialect, "cause": "unavailable"},
+                       {"dialect": runtime.db.dialect,
+                        "cause": database_fault(exc) or "unavailable"},
                        code="not_ready") from None
     if state.revision != state.head:
         raise ApiError(503, "database schema is not at the newest migration",

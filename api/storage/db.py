@@ -62,7 +62,21 @@ def make_engine(url: str, waits: Waits = Waits(), **kwargs) -> Engine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_timeout", waits.pg_pool)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "checkin", _postgres_server_default_access)
+    return engine
+
+
+def _postgres_server_default_access(dbapi_connection, _record) -> None:
+    """Leave READ ONLY / READ WRITE to the server again once a connection is back in the pool.
+
+    SQLAlchemy undoes a `postgresql_readonly` option (the status snapshot uses it) by setting
+    psycopg's `read_only` to False, so every later transaction on that connection began with
+    BEGIN READ WRITE; a standby refuses that even for reads ("cannot set transaction read-write
+    mode during recovery"). None lets plain BEGINs through, and writes on a standby fail as
+    writes, with cause read_only."""
+    if dbapi_connection is not None and getattr(dbapi_connection, "read_only", None) is False:
+        dbapi_connection.read_only = None
 
 
 def _postgres_connect_args(url_options: Any, waits: Waits) -> dict[str, Any]:

@@ -6,7 +6,7 @@ answers "not ready" within READY_TIMEOUT_SECONDS instead of holding the probe.
 Writable is tested without writing anything: SQLite runs a write statement that matches no
 row inside a transaction it rolls back (a read-only file, a `mode=ro` URI or
 `PRAGMA query_only` refuse it with SQLITE_READONLY) and looks at the free space beside the
-file; PostgreSQL reports `transaction_read_only` (a standby, or default_transaction_read_only).
+file; PostgreSQL says whether it is a standby (in recovery) or read-only by default.
 A write lock held by someone else right now is not a fault here: writes wait for it
 (SQLITE_LOCK_WAIT_SECONDS), and the check never waits.
 """
@@ -91,8 +91,10 @@ def sqlite_directory(db: Database) -> Path | None:
 
 def _postgres_write_fault(db: Database) -> str | None:
     with db.engine.connect() as connection:
-        read_only = connection.execute(text("SHOW transaction_read_only")).scalar()
-    return "read_only" if read_only == "on" else None
+        read_only = connection.execute(text(
+            "SELECT pg_is_in_recovery() OR current_setting('default_transaction_read_only') = 'on'"
+        )).scalar()
+    return "read_only" if read_only else None
 
 
 # region: a check that never holds its caller longer than a timeout
