@@ -17,8 +17,9 @@ log = logging.getLogger(__name__)
 CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
     405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "payload_too_large",
-    415: "unsupported_media_type", 422: "unprocessable_entity", 429: "too_many_requests",
-    500: "internal_error", 503: "service_unavailable",
+    414: "uri_too_long", 415: "unsupported_media_type", 422: "unprocessable_entity",
+    429: "too_many_requests", 431: "request_header_fields_too_large", 500: "internal_error",
+    503: "service_unavailable",
 }
 
 
@@ -93,10 +94,15 @@ def database_fault_response(cause: str):
 # endregion
 
 
-def error_response(status: int, message: str, details: Any = None, code: str | None = None):
-    body = {"error": {"code": code or CODES.get(status, "error"), "message": message,
+def error_document(status: int, message: str, details: Any = None,
+                   code: str | None = None) -> dict[str, Any]:
+    """The one error shape, as data (also written by the server itself: api/gunicorn_worker.py)."""
+    return {"error": {"code": code or CODES.get(status, "error"), "message": message,
                       "details": details}}
-    response = jsonify(body)
+
+
+def error_response(status: int, message: str, details: Any = None, code: str | None = None):
+    response = jsonify(error_document(status, message, details, code))
     response.status_code = status
     if status == 401:  # a 401 names the scheme it wants (RFC 9110)
         response.headers["WWW-Authenticate"] = 'Bearer realm="pipewatch"'
