@@ -51,7 +51,7 @@ def make_engine(url: str, waits: Waits = Waits(), **kwargs) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         # isolation_level IMMEDIATE: pysqlite's implicit BEGIN before a write takes the lock.
         kwargs["connect_args"] = {"check_same_thread": False, "factory": PatientConnection,
-                                  "isolation_level": "IMMEDIATE",
+                                  "isolation_level": "IMMEDIATE", "timeout": 0,
                                   **kwargs.get("connect_args", {})}
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", partial(_sqlite_setup, lock_wait=waits.sqlite_lock))

@@ -23,6 +23,8 @@ import sqlite3
 import time
 from typing import Any, Callable
 
+from api.settings import SETTINGS_BY_NAME
+
 FIRST_STEP_SECONDS = 0.002
 LONGEST_STEP_SECONDS = 0.05  # a lock freed is seen within this long
 
@@ -36,7 +38,7 @@ def is_busy(exc: sqlite3.Error) -> bool:
 class PatientConnection(sqlite3.Connection):
     """A connection whose cursors wait for a held lock cooperatively (pass as `factory`)."""
 
-    lock_wait_seconds: float = 5.0
+    lock_wait_seconds: float = SETTINGS_BY_NAME["SQLITE_LOCK_WAIT_SECONDS"].default
 
     def cursor(self, factory: Any = None) -> sqlite3.Cursor:  # type: ignore[override]
         return super().cursor(factory or PatientCursor)
