@@ -89,4 +89,4 @@ def __getattr__(name: str):
 if __name__ == "__main__":
     from api.cli import main
 
-    sys.exit(main(sys.argv[1:], create_app))
+    sys.exit(main(sys.argv[1:]))

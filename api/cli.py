@@ -192,8 +192,8 @@ COMMANDS: dict[str, Callable[..., int]] = {
 }
 
 
-def main(argv: list[str], create_app: Callable | None = None) -> int:
-    """Run one command; `create_app` is accepted for symmetry with app.py (servers build apps)."""
+def main(argv: list[str]) -> int:
+    """Run one command; returns the exit code for the process."""
     args = build_parser().parse_args(argv)
     if args.command == "settings":
         return cmd_settings(args)

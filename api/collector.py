@@ -27,7 +27,9 @@ from typing import Any, Iterable, Mapping
 from sqlalchemy import Integer, cast, delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
-from api.storage.models import Conflict, DataQualityMetric
+from api.errors import DATABASE_UNAVAILABLE
+from api.runtime import report_thread_error
+from api.storage.models import COUNTS, RATES, Conflict, DataQualityMetric
 from api.status.quality import attempt_counts
 from api.status.thresholds import quality_status, rate
 from api.timeutil import UTC, floor_hour, floor_time, isoformat, utcnow
@@ -42,8 +44,6 @@ ADVISORY_LOCK_KEY = 0x70697065  # "pipe": the PostgreSQL advisory lock all colle
 HOUR_SECONDS = 3600
 
 METRICS = DataQualityMetric.__table__
-COUNT_FIELDS = ("geocoding_attempts", "geocoding_successes", "validation_attempts",
-                "validation_passes")
 
 
 def collect(session: Session, now: datetime, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -74,14 +74,6 @@ def collect(session: Session, now: datetime, config: Mapping[str, Any]) -> dict[
     }
 
 
-def collect_and_commit(runtime, now: datetime | None = None) -> dict[str, Any]:
-    """One cycle in its own transaction, then tell listeners (the hub) that data changed."""
-    with runtime.db.session() as session:
-        summary = collect(session, now or utcnow(), runtime.config)
-    runtime.notify_change()
-    return summary
-
-
 def start_schedule(runtime) -> None:
     """Collect now and then every COLLECTOR_INTERVAL_SECONDS until the runtime stops."""
     interval = runtime.config["COLLECTOR_INTERVAL_SECONDS"]
@@ -95,21 +87,21 @@ def start_schedule(runtime) -> None:
     runtime.start_worker("collector", loop)
 
 
-def run_safely(runtime, who: str, config: Mapping[str, Any] | None = None) -> bool:
-    """One collector cycle; a failure (database down...) is one log line, never a crash."""
+def run_safely(runtime, who: str, config: Mapping[str, Any] | None = None) -> None:
+    """One cycle in its own transaction (with `config`, else the runtime's), then tell
+    listeners (the hub) that data changed. The database not answering is one log line; any
+    other failure is a bug, reported with its traceback (api.runtime.report_thread_error). The
+    next cycle runs either way."""
     try:
-        if config is None:
-            collect_and_commit(runtime)
-        else:
-            with runtime.db.session() as session:
-                collect(session, utcnow(), config)
-            runtime.notify_change()
-        return True
-    except Exception as exc:  # noqa: BLE001 - the next cycle retries
+        with runtime.db.session() as session:
+            collect(session, utcnow(), runtime.config if config is None else config)
+        runtime.notify_change()
+    except DATABASE_UNAVAILABLE as exc:
         # The exception's text can quote the URL; its class and the redacted URL cannot leak.
         log.warning("%s: cycle failed on %s (%s); retrying next cycle",
                     who, runtime.db.safe_url, type(exc).__name__)
-        return False
+    except Exception as exc:  # noqa: BLE001 - reported; the next cycle runs
+        report_thread_error(exc)
 
 
 def _lock(session: Session) -> None:
@@ -185,16 +177,15 @@ def _hour_index(session: Session):
 
 
 def _sum(groups: list) -> dict[str, int]:
-    return {name: sum(int(getattr(g, name)) for g in groups) for name in COUNT_FIELDS}
+    return {name: sum(int(getattr(g, name)) for g in groups) for name in COUNTS}
 
 
 def _row(stamp: datetime, window_seconds: int, metric_type: str, source: str | None,
          counts, now: datetime, config: Mapping[str, Any]) -> dict[str, Any]:
     values = {name: int(counts[name] if isinstance(counts, dict) else getattr(counts, name))
-              for name in COUNT_FIELDS}
-    status = quality_status(rate(values["geocoding_successes"], values["geocoding_attempts"]),
-                            rate(values["validation_passes"], values["validation_attempts"]),
-                            config)
+              for name in COUNTS}
+    status = quality_status(*(rate(values[successes], values[attempts])
+                              for successes, attempts in RATES.values()), config)
     return {"timestamp": stamp, "window_seconds": window_seconds, "metric_type": metric_type,
             "source": source, **values, "status": status, "created_at": now}
 

@@ -7,12 +7,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, got_request_exception, jsonify, request
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
+
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
+"""What SQLAlchemy raises when the database does not answer (PoolTimeout: every pooled
+connection stayed busy, e.g. on a hung server): a request gets 503, a background worker
+retries later. Any other exception is a bug and is reported as one."""
 
 CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -171,7 +176,7 @@ def init_app(server: Flask) -> None:
             response.headers["Allow"] = ", ".join(allowed or exc.valid_methods)
         return response
 
-    @server.errorhandler(DBAPIError)
+    @server.errorhandler(DBAPIError)  # DATABASE_UNAVAILABLE and every other driver error
     @server.errorhandler(PoolTimeout)
     def _database_fault(exc):
         cause = database_fault(exc)
@@ -185,7 +190,10 @@ def init_app(server: Flask) -> None:
     def _unexpected(exc: Exception):
         if isinstance(exc, HTTPException):
             return _http_error(exc)
-        log.exception("unhandled error on %s %s", request.method, request.path)
         if not _is_api_request():
-            raise exc
+            raise exc  # Flask's own handling: logged, signalled, a 500 page
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        # Flask signals unhandled errors only when no handler caught them; this handler stands
+        # in for Flask's, so it signals too (error reporters, and tests, listen for it).
+        got_request_exception.send(server, exception=exc)
         return error_response(500, "internal error; the server log has the details")

@@ -47,15 +47,14 @@ class Runtime:
         for listener in list(self.change_listeners):
             try:
                 listener()
-            except Exception:  # noqa: BLE001 - a listener's fault must not fail the write
-                log.exception("change listener failed")
+            except Exception as exc:  # noqa: BLE001 - a listener's fault must not fail the write
+                report_thread_error(exc)
 
-    def start_worker(self, name: str, target: Callable[[], None]) -> threading.Thread:
+    def start_worker(self, name: str, target: Callable[[], None]) -> None:
         """Run `target` in a daemon thread that close() waits for."""
         thread = threading.Thread(target=target, name=f"pipewatch-{name}", daemon=True)
         self._workers.append(thread)
         thread.start()
-        return thread
 
     def on_close(self, closer: Callable[[], None]) -> None:
         self._closers.append(closer)
@@ -66,11 +65,25 @@ class Runtime:
         for closer in reversed(self._closers):
             try:
                 closer()
-            except Exception:  # noqa: BLE001
-                log.exception("closing failed")
+            except Exception as exc:  # noqa: BLE001 - the other closers and workers still stop
+                report_thread_error(exc)
         for thread in self._workers:
             thread.join(timeout)
+            if thread.is_alive():
+                log.warning("%s did not stop within %.0f s", thread.name, timeout)
         self.db.dispose()
+
+
+def report_thread_error(exc: Exception) -> None:
+    """Hand an exception a thread survived to `threading.excepthook`, as if it had ended it.
+
+    Workers outlive any one failure (their next cycle may succeed), and a writer must not fail
+    for a listener's fault, so a bug there never reaches Python's hook by itself and would pass
+    unseen. Passed on, it takes the road every thread error takes: its traceback on stderr in
+    production, and under pytest a failure of the test that caused it (pytest.ini makes
+    PytestUnhandledThreadExceptionWarning an error)."""
+    threading.excepthook(threading.ExceptHookArgs(
+        (type(exc), exc, exc.__traceback__, threading.current_thread())))
 
 
 def get_runtime(app: Flask | None = None) -> Runtime:

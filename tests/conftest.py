@@ -12,7 +12,9 @@ import threading
 from typing import Any, Callable, Iterator
 
 import pytest
+from flask import got_request_exception
 
+from api.runtime import report_thread_error
 from api.storage import migrate
 from api.storage.db import Database
 from tests.pgserver import PostgresServer, PostgresUnavailable, start_server
@@ -24,6 +26,16 @@ BASE_OVERRIDES = {"COLLECTOR_INTERVAL_SECONDS": 0, "SIMULATE": False, "LOG_LEVEL
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "postgres: needs the PostgreSQL server the tests start")
     config.addinivalue_line("markers", "browser: needs headless Chromium and chromedriver")
+    got_request_exception.connect(_report_request_error)
+
+
+def _report_request_error(_sender, exception: Exception, **_extra) -> None:
+    """A request that ended in an unexpected exception (a 500) fails the test that sent it.
+
+    In whichever thread served it (the test's own, through test_client, or a server thread),
+    it goes to threading.excepthook, which pytest.ini turns into a failure of the running test.
+    """
+    report_thread_error(exception)
 
 
 @pytest.fixture(scope="session")

@@ -24,13 +24,15 @@ from api.storage.export import MetricFilters
 from api.storage.models import ScrapeRun
 from api.timeutil import UTC
 from api.auth import Unauthorized, check_bearer
-from api.validation import (Invalid, MalformedJSON, check_body, check_metric, check_scrape_run,
-                            parse_json, parse_moment)
+from api.http.writes import MalformedJSON, parse_json
+from api.schemas.fields import parse_moment
+from api.schemas.ingest import IngestContext, MetricInput, ScrapeRunInput, check_body
+from api.schemas.problems import Invalid
 from tests.export_fixtures import TOKEN, auth, count_metrics
 
 NOW = datetime(2026, 11, 25, 21, 0, tzinfo=UTC)
 CONFIG = {"HEALTHY_RATE": 0.9, "WARNING_RATE": 0.75}
-CHECK = {"now": NOW, "max_future": timedelta(minutes=5), "config": CONFIG}
+CONTEXT = IngestContext(now=NOW, max_future=timedelta(minutes=5), config=CONFIG)
 FAST = settings(max_examples=150, deadline=None)
 
 json_values = st.recursive(
@@ -55,13 +57,13 @@ def _problems_are_well_formed(problems):
 @FAST
 @given(st.one_of(json_values, metric_like, st.lists(metric_like, max_size=5)))
 def test_metric_bodies_give_rows_or_problems_never_exceptions(body):
-    for check_one in (check_metric, check_scrape_run):
+    for model in (MetricInput, ScrapeRunInput):
         try:
-            rows, _ = check_body(body, check_one, max_items=10, **CHECK)
+            items = check_body(body, model, max_items=10, context=CONTEXT)
         except Invalid as exc:
             _problems_are_well_formed(exc.problems)
         else:
-            assert rows and all(isinstance(row, dict) for row in rows)
+            assert items and all(isinstance(item, model) for item in items)
 
 
 @FAST
@@ -72,13 +74,16 @@ def test_given_rates_are_accepted_only_when_they_match_the_counts(attempts, data
     base = {"timestamp": "2026-11-25T20:00:00Z", "window_seconds": 3600,
             "metric_type": "hourly", "source": None, "geocoding_attempts": attempts,
             "geocoding_successes": successes, "validation_attempts": 0, "validation_passes": 0}
-    row, problems = check_metric({**base, "geocoding_success_rate": derived}, "", **CHECK)
-    assert problems == [] and row["status"] in ("pending", "healthy", "warning", "error")
+    [item] = check_body({**base, "geocoding_success_rate": derived}, MetricInput,
+                        max_items=1, context=CONTEXT)
+    assert item.row(CONFIG)["status"] in ("pending", "healthy", "warning", "error")
     wrong = data.draw(st.one_of(st.floats(0, 1), st.none()).filter(
         lambda r: (r is None) != (derived is None)
         or (r is not None and abs(r - derived) > 1e-6)))
-    row, problems = check_metric({**base, "geocoding_success_rate": wrong}, "", **CHECK)
-    assert row is None and [p["path"] for p in problems] == ["geocoding_success_rate"]
+    with pytest.raises(Invalid) as refused:
+        check_body({**base, "geocoding_success_rate": wrong}, MetricInput, max_items=1,
+                   context=CONTEXT)
+    assert [p["path"] for p in refused.value.problems] == ["geocoding_success_rate"]
 
 
 @FAST

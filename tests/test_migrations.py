@@ -11,12 +11,13 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import func, inspect, insert, select, text
+from sqlalchemy import Integer, func, inspect, insert, select, text
 
 from api.storage import migrate
 from api.settings import REPO_ROOT
 from api.storage.db import Database
-from api.storage.models import Base, Conflict, DataQualityMetric, Forecast, Location, ScrapeRun
+from api.storage.models import (
+    COUNTS, RATES, Base, Conflict, DataQualityMetric, Forecast, Location, ScrapeRun)
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 METRIC_INDEXES = {
@@ -76,6 +77,19 @@ def test_rates_are_derived_from_counts(database):
                                         DataQualityMetric.validation_pass_rate)).one()
     assert row.geocoding_success_rate == pytest.approx(0.75)
     assert row.validation_pass_rate is None
+
+
+def test_counts_and_rates_name_the_metric_columns():
+    """COUNTS and RATES, from which every reader of metric rows takes its field names, are
+    exactly the table's count columns (in table order) and its computed rate columns."""
+    table = DataQualityMetric.__table__
+    counts = tuple(column.name for column in table.columns if isinstance(column.type, Integer)
+                   and column.name not in ("id", "window_seconds"))
+    assert COUNTS == counts
+    assert set(RATES) == {column.name for column in table.columns if column.computed is not None}
+    for name, (successes, attempts) in RATES.items():
+        formula = str(table.c[name].computed.sqltext)
+        assert f"CAST({successes} AS FLOAT) / {attempts}" in formula
 
 
 def test_down_to_base_and_up_again_keeps_what_it_should(database):

@@ -7,8 +7,9 @@ bounded number of cases per operation (deterministic: the same cases every run).
 fails on any 5xx, any response that does not match its documented status, content type,
 headers or schema, any request that breaks the schema yet is accepted, any method the
 document does not list that is not a 405 with a true Allow header, and any write that works
-without its token. Both databases; once more on SQLite with PIPEWATCH_READ_TOKEN set, the
-reads carrying it.
+without its token. Every response body is checked against the schemas generated from
+api/schemas (`response_schema_conformance`; the models forbid undocumented fields). Both
+databases, each without and with PIPEWATCH_READ_TOKEN (the reads then carrying it).
 
 To reproduce a failure by hand: serve the app (`python app.py demo`), then run the command
 `run_schemathesis` builds against it; its report prints `st replay` and curl lines per case.
@@ -109,11 +110,12 @@ def test_schemathesis_finds_no_failure_on_any_operation(live_server, tmp_path):
 
 
 @pytest.fixture
-def guarded_server(sqlite_url):
-    """The app with PIPEWATCH_READ_TOKEN set too, on SQLite only (the guard is not SQL)."""
+def guarded_server(db_url):
+    """The app with PIPEWATCH_READ_TOKEN set too, on both databases: the answers behind the
+    guard are the same documents, and must conform on each."""
     from app import create_app
 
-    app = seeded(create_app({**BASE_OVERRIDES, "DATABASE_URL": sqlite_url,
+    app = seeded(create_app({**BASE_OVERRIDES, "DATABASE_URL": db_url,
                              "PIPEWATCH_INGEST_TOKEN": TOKEN,
                              "PIPEWATCH_READ_TOKEN": READ_TOKEN}))
     server = ServerThread(app.server).start()

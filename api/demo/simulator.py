@@ -20,10 +20,12 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from api import collector
+from api.errors import DATABASE_UNAVAILABLE
 
 from api.demo import profiles
 from api.storage.models import Conflict, Location, ScrapeRun
 from api.demo.seed import INCIDENTS, PARTIAL_RATE, poisson
+from api.runtime import report_thread_error
 from api.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -172,11 +174,13 @@ def start(runtime) -> None:
                 if failing:
                     log.info("simulator: database reachable again")
                 failing = False
-            except Exception as exc:  # noqa: BLE001 - keep simulating once the database is back
+            except DATABASE_UNAVAILABLE as exc:  # keep simulating once the database is back
                 if not failing:
                     log.warning("simulator: step failed on %s (%s); retrying every %ss",
                                 runtime.db.safe_url, type(exc).__name__, step_every)
                 failing = True
+            except Exception as exc:  # noqa: BLE001 - a bug: reported, and the demo goes on
+                report_thread_error(exc)
             if collect_every > 0 and time.monotonic() - last_collect >= collect_every:
                 collector.run_safely(runtime, "demo collector", collect_config)
                 last_collect = time.monotonic()

@@ -17,13 +17,13 @@ from api.http.query import (ExportQuery, parse_export_query, parse_range, parse_
                             raise_problems, single_value)
 from api.http.writes import ingest
 from api.runtime import get_runtime
+from api.schemas.ingest import MetricInput
 from api.status.series import BUCKETS, METRICS, SeriesError, choose_bucket
 from api.storage.db import Database
 from api.storage.export import copy_csv_chunks, fetch_page, stream_rows
 from api.storage.rows import row_dict
 from api.storage.writes import insert_metrics
 from api.timeutil import isoformat, utcnow
-from api.validation import check_metric
 
 DEFAULT_SERIES_DAYS = 7
 
@@ -75,7 +75,7 @@ def _stream(db: Database, query: ExportQuery, after, *, via_copy: bool) -> Respo
 
 def post_metrics():
     """Store one metric row or a list of them (all or nothing); 201 with the stored rows."""
-    return ingest(check_metric, insert_metrics)
+    return ingest(MetricInput, insert_metrics)
 
 
 def series():

@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any, Sequence
 
 from api.errors import ApiError
+from api.schemas.fields import check_source, parse_moment
 from api.storage.export import MetricFilters
 from api.storage.models import METRIC_TYPES, QUALITY_STATUSES
 from api.timeutil import utcnow
-from api.validation import check_source, parse_moment
 
 EXPORT_FORMATS = ("json", "csv", "ndjson")
 MAX_SOURCES_PER_QUERY = 100

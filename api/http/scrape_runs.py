@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from api.http.writes import ingest
+from api.schemas.ingest import ScrapeRunInput
 from api.storage.writes import insert_scrape_runs
-from api.validation import check_scrape_run
 
 
 def post_scrape_runs():
     """Store one scrape run or a list of them (all or nothing); 201 with the stored rows."""
-    return ingest(check_scrape_run, insert_scrape_runs)
+    return ingest(ScrapeRunInput, insert_scrape_runs)

@@ -2,10 +2,10 @@
 
 Every request passes the same gates, in order: the bearer token (403 when the server has none
 configured, 401 when missing or wrong), the content type (415), the body size (413), JSON
-syntax (400), then every field (422 listing every problem). Only then is anything written, and
-a list is written in one transaction: all rows or none. Rates are never taken from the caller:
-the database derives them from the counts, and a body whose rate contradicts its counts is
-refused. After the commit the live push is told (`runtime.notify_change()`).
+syntax (400), then the body's model (api.schemas.ingest: 422 listing every problem). Only
+then is anything written, and a list is written in one transaction: all rows or none. Rates
+are never taken from the caller: the database derives them from the counts, and a body whose
+rate contradicts its counts is refused. After the commit the live push is told (`runtime.notify_change()`).
 
 `Idempotency-Key`: the first response to a key is stored in `idempotency_keys`, in the same
 transaction as the rows (IDEMPOTENCY_TTL_SECONDS), and a retry with the same key and body gets
@@ -27,11 +27,34 @@ from sqlalchemy.exc import IntegrityError
 from api.auth import require_write_token
 from api.errors import ApiError
 from api.runtime import Runtime, get_runtime
+from api.schemas.ingest import InputModel, checked_rows
+from api.schemas.problems import Invalid
 from api.storage.writes import remember_answer, stored_answer
 from api.timeutil import utcnow
-from api.validation import Invalid, MalformedJSON, check_body, parse_json
 
 MAX_KEY_LENGTH = 255
+
+
+class MalformedJSON(ValueError):
+    """The body is not JSON at all (a 400, unlike a JSON body with wrong values: a 422)."""
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json(raw: bytes) -> Any:
+    """Strict JSON: UTF-8, no NaN/Infinity, no absurd nesting; MalformedJSON otherwise."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedJSON("body is not UTF-8") from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise MalformedJSON("JSON nested too deeply") from None
+    except ValueError as exc:
+        raise MalformedJSON(f"body is not valid JSON: {str(exc)[:120]}") from None
 
 
 def read_json_body() -> Any:
@@ -63,13 +86,15 @@ def _idempotency_key() -> str | None:
     return key
 
 
-def ingest(check_one: Callable, insert: Callable[[Any, list[dict]], list[dict]]) -> Response:
-    """Run the gates, then `insert(session, rows)` in one transaction; 201 with what it returns."""
+def ingest(model: type[InputModel],
+           insert: Callable[[Any, list[dict]], list[dict]]) -> Response:
+    """Run the gates, the body's items validated as `model`, then `insert(session, rows)` in
+    one transaction; 201 with what it returns."""
     runtime = get_runtime()
     require_write_token()
     key = _idempotency_key()
     body = read_json_body()
-    rows = _validated(runtime, body, check_one)
+    rows = _validated(runtime, body, model)
     if key is None:
         return _write(runtime, rows, insert, None)
     keyed = KeyedRequest(
@@ -100,13 +125,9 @@ def _replay(runtime: Runtime, keyed: KeyedRequest) -> Response | None:
     return response
 
 
-def _validated(runtime: Runtime, body: Any, check_one: Callable) -> list[dict]:
-    config = runtime.config
+def _validated(runtime: Runtime, body: Any, model: type[InputModel]) -> list[dict]:
     try:
-        rows, _ = check_body(body, check_one, max_items=config["INGEST_MAX_ITEMS"],
-                             now=utcnow(),
-                             max_future=timedelta(seconds=config["INGEST_MAX_FUTURE_SECONDS"]),
-                             config=config)
+        rows = checked_rows(body, model, runtime.config)
     except Invalid as exc:
         raise ApiError(422, exc.message, {"problems": exc.problems}) from None
     return rows

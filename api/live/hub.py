@@ -28,6 +28,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 
+from api.errors import DATABASE_UNAVAILABLE
+from api.runtime import report_thread_error
+
 log = logging.getLogger(__name__)
 
 
@@ -126,10 +129,6 @@ class Hub:
             self._mailboxes.discard(mailbox)
         self._telemetry.ws_open.dec()
 
-    @property
-    def subscribers(self) -> int:
-        return len(self._mailboxes)
-
     def start(self) -> None:
         """Start the broadcaster, and `on_start(notify)` (the change feed), once."""
         with self._lock:
@@ -164,8 +163,8 @@ class Hub:
                 self._dirty.clear()
             try:
                 self._broadcast()
-            except Exception:  # noqa: BLE001 - the broadcaster must outlive any one failure
-                log.exception("broadcast failed")
+            except Exception as exc:  # noqa: BLE001 - the broadcaster outlives any one failure
+                report_thread_error(exc)
 
     def _until_heartbeat(self) -> Optional[float]:
         if not self._mailboxes and self._latest is None:
@@ -181,7 +180,10 @@ class Hub:
         try:
             document = self._compute()
         except Exception as exc:  # noqa: BLE001 - most often the database is down
+            first = not self._failing
             self._fail(exc)
+            if first and not isinstance(exc, DATABASE_UNAVAILABLE):
+                report_thread_error(exc)  # a bug in the status computation: once per outage
             return
         if self._failing:
             self._failing = False

@@ -33,7 +33,7 @@ class LocalChanges:
             self.hub.notify()
 
 
-def init_app(server: Flask) -> Hub:
+def init_app(server: Flask) -> None:
     runtime = get_runtime(server)
     config = runtime.config
 
@@ -53,4 +53,3 @@ def init_app(server: Flask) -> Hub:
     runtime.change_listeners.append(local)
     runtime.on_close(hub.stop)
     server.config["SOCK_SERVER_OPTIONS"] = websocket.socket_options(config)
-    return hub

@@ -24,10 +24,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.status.health import SourceFacts
+from api.storage.models import COUNTS, RATES, ScrapeRun
 from api.storage.models import DataQualityMetric as M
-from api.storage.models import ScrapeRun
-from api.status.quality import COUNTS, RATES, counts_of, of_type
-from api.status.thresholds import STATUS_RANK, rate, rate_status, staleness_status
+from api.status.quality import counts_of, of_type
+from api.status.thresholds import (SEVERITIES, STATUS_RANK, rate, rate_status,
+                                   staleness_status)
 from api.timeutil import isoformat, parse_iso, utcnow
 
 FAILING_ERROR_RUNS = 3
@@ -35,7 +36,8 @@ FAILING_ERROR_RUNS = 3
 RATE_NAMES = {"geocoding_success_rate": "Geocoding success rate",
               "validation_pass_rate": "Validation pass rate"}
 KIND_NAMES = {**RATE_NAMES, "volume": "Event volume"}
-BAD = ("warning", "error")
+BAD = SEVERITIES
+"""A rate or staleness judged one of these raises an alert."""
 
 
 def alert(key: str, severity: str, title: str, message: str, source: str | None,
@@ -290,8 +292,7 @@ def alert_periods(session: Session, config: Mapping[str, Any], start: datetime, 
     now = now or utcnow()
     wanted = None if sources is None else sorted(set(sources))
     window = timedelta(seconds=config["QUALITY_WINDOW_SECONDS"])
-    hourly = (select(M.source, M.timestamp, M.geocoding_attempts, M.geocoding_successes,
-                     M.validation_attempts, M.validation_passes)
+    hourly = (select(M.source, M.timestamp, *(getattr(M, name) for name in COUNTS))
               .where(*of_type("hourly", start - window, end + window))
               .order_by(M.timestamp, M.source))
     if wanted is not None:

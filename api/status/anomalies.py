@@ -23,22 +23,21 @@ from __future__ import annotations
 import math
 import threading
 from bisect import bisect_left
+from collections import namedtuple
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any, Iterable, Mapping, NamedTuple, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from api.storage.models import COUNTS, RATES, time_param
 from api.storage.models import DataQualityMetric as M
-from api.storage.models import time_param
 from api.status.quality import of_type
 from api.timeutil import HOUR, isoformat
 
 KINDS = ("geocoding_success_rate", "validation_pass_rate", "volume")
-RATE_COUNTS = {"geocoding_success_rate": ("geocoding_successes", "geocoding_attempts"),
-               "validation_pass_rate": ("validation_passes", "validation_attempts")}
 MAD_CONSTANT = 0.6745
 """MAD of a normal distribution in standard deviations: makes the score comparable to a z."""
 RATE_MAD_FLOOR = 0.005
@@ -127,28 +126,25 @@ def judge(kind: str, value: float | None, attempts: int, sorted_baseline: Sequen
 
 
 # region hourly series
-class Hour(NamedTuple):
-    """One source's counts in one closed hour (`end` = the hourly row's timestamp)."""
+class Hour(namedtuple("Hour", ("end", *COUNTS), defaults=(0,) * len(COUNTS))):
+    """One source's counts in one closed hour (`end` = the hourly row's timestamp), named and
+    ordered as api.storage.models.COUNTS; an hour with no row has every count 0."""
 
-    end: datetime
-    geocoding_attempts: int = 0
-    geocoding_successes: int = 0
-    validation_attempts: int = 0
-    validation_passes: int = 0
+    __slots__ = ()
 
     def value(self, kind: str) -> tuple[float | None, int]:
         """(value, attempts behind it); a rate with zero attempts is None."""
         if kind == "volume":
             return float(self.geocoding_attempts), self.geocoding_attempts
-        successes, attempts = (getattr(self, name) for name in RATE_COUNTS[kind])
+        successes, attempts = (getattr(self, name) for name in RATES[kind])
         return (successes / attempts if attempts else None), attempts
 
 
 def build_series(rows: Iterable[Any], collected: Iterable[datetime] = ()) -> dict[str, list[Hour]]:
     """Per source, its hours in time order, silent hours filled in as empty.
 
-    `rows` are per-source hourly rows (source, timestamp, the four counts in the order of
-    Hour's fields), ordered by time; `collected` the hours
+    `rows` are per-source hourly rows (source, timestamp, then the counts in COUNTS order),
+    ordered by time; `collected` the hours
     known to have been collected (the all-sources rows). A source's silent collected hours after
     its first row become empty Hours (volume 0, no rates).
     """
@@ -214,8 +210,7 @@ def load_hourly(session: Session, start: datetime, end: datetime,
     Reads through the (metric_type, timestamp) index; the all-sources rows only say which hours
     were collected.
     """
-    query = (select(M.source, M.timestamp, M.geocoding_attempts, M.geocoding_successes,
-                    M.validation_attempts, M.validation_passes)
+    query = (select(M.source, M.timestamp, *(getattr(M, name) for name in COUNTS))
              .where(*of_type("hourly", start, end))
              .order_by(M.timestamp, M.source))
     wanted = None if sources is None else set(sources)
@@ -291,10 +286,10 @@ class AnomalyCache:
 
 @cache
 def _hourly_fingerprint_statement():
-    counts = (M.geocoding_attempts, M.geocoding_successes, M.validation_attempts,
-              M.validation_passes)
-    weighted = sum((column * (M.id + factor) for column, factor in zip(counts, (1, 3, 7, 13))),
-                   start=M.id * 0)
+    counts = [getattr(M, name) for name in COUNTS]
+    factors = (1, 3, 7, 13)  # one per count (zip is strict: a new count needs a factor)
+    weighted = sum((column * (M.id + factor)
+                    for column, factor in zip(counts, factors, strict=True)), start=M.id * 0)
     return (select(func.count(), func.max(M.id), func.sum(M.id), func.count(M.source),
                    func.sum(func.length(M.source) * M.id),
                    *(func.sum(column) for column in counts), func.sum(weighted))

@@ -20,7 +20,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from api.status import alerts, anomalies, health, quality
-from api.storage.models import Conflict, DataQualityMetric, Forecast, ScrapeRun
+from api.storage.models import RATES, Conflict, DataQualityMetric, Forecast, ScrapeRun
 from api.status.thresholds import rate_status, worst
 from api.timeutil import isoformat, parse_iso, utcnow
 
@@ -55,7 +55,7 @@ def _histories(session: Session, section: Mapping[str, Any],
     return {kind: quality.recent_history(session, kind, stamp)
             for kind, listed in entries.items()
             if any(rate_status(entry[name], config) in alerts.BAD
-                   for entry in listed for name in quality.RATES)}
+                   for entry in listed for name in RATES)}
 
 
 def pipeline_status(session: Session, now: datetime, config: Mapping[str, Any],

@@ -18,11 +18,12 @@ from typing import Any, Iterable, Mapping, Sequence
 from sqlalchemy import String, cast, func, literal, select
 from sqlalchemy.orm import Session
 
+from api.storage.models import COUNTS, RATES
 from api.storage.models import DataQualityMetric as M
 from api.status.thresholds import rate, rate_status
 from api.timeutil import UTC
 
-METRICS = ("geocoding_success_rate", "validation_pass_rate", "volume")
+METRICS = (*RATES, "volume")
 BUCKETS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 MAX_POINTS = 2000
 """No trace carries more points than this (a chart cannot show more, and must not load more)."""
@@ -59,9 +60,9 @@ def fetch_series(session: Session, *, metric: str, start: datetime, end: datetim
     keeps every trace at or under `max_points`. Each row:
     {bucket_start (aware UTC), bucket, source, metric, attempts, successes, rate, volume,
     value (the rate, or the volume for metric="volume"), status (with `config`, else None),
-    hours (hourly rows summed), geocoding_attempts, geocoding_successes, validation_attempts,
-    validation_passes}. Ordered by source (all-sources first), then time. Buckets with no
-    data are absent, so a chart shows a gap rather than a line across missing hours.
+    hours (hourly rows summed), then each count of api.storage.models.COUNTS}. Ordered by
+    source (all-sources first), then time. Buckets with no data are absent, so a chart shows
+    a gap rather than a line across missing hours.
     `volume` is the number of events that reached geocoding in the bucket.
     """
     if metric not in METRICS:
@@ -74,9 +75,7 @@ def fetch_series(session: Session, *, metric: str, start: datetime, end: datetim
     dialect = session.get_bind().dialect.name
     bucket_expr = _bucket_expression(dialect, chosen).label("bucket_start")
     query = (
-        select(bucket_expr, M.source,
-               func.sum(M.geocoding_attempts), func.sum(M.geocoding_successes),
-               func.sum(M.validation_attempts), func.sum(M.validation_passes),
+        select(bucket_expr, M.source, *(func.sum(getattr(M, name)) for name in COUNTS),
                func.count())
         .where(M.metric_type == "hourly", M.timestamp > start, M.timestamp <= end)
         .group_by(M.source, bucket_expr)
@@ -121,12 +120,12 @@ def _as_utc(value: Any) -> datetime:
 
 def _row(bucket_start: datetime, values: Sequence[Any], metric: str, bucket: str,
          config: Mapping[str, Any] | None) -> dict[str, Any]:
-    _, source, g_att, g_ok, v_att, v_ok, hours = values
-    g_att, g_ok, v_att, v_ok = (int(v or 0) for v in (g_att, g_ok, v_att, v_ok))
-    if metric == "validation_pass_rate":
-        attempts, successes = v_att, v_ok
-    else:
-        attempts, successes = g_att, g_ok
+    _, source, *sums, hours = values
+    counts = {name: int(total or 0) for name, total in zip(COUNTS, sums, strict=True)}
+    volume = counts["geocoding_attempts"]  # the events that reached geocoding
+    # a rate's own counts; volume's attempts and successes are geocoding's, as it counts those
+    successes_name, attempts_name = RATES.get(metric, RATES["geocoding_success_rate"])
+    successes, attempts = counts[successes_name], counts[attempts_name]
     value_rate = rate(successes, attempts) if metric != "volume" else None
     return {
         "bucket_start": bucket_start,
@@ -136,13 +135,10 @@ def _row(bucket_start: datetime, values: Sequence[Any], metric: str, bucket: str
         "attempts": attempts,
         "successes": successes,
         "rate": value_rate,
-        "volume": g_att,
-        "value": g_att if metric == "volume" else value_rate,
+        "volume": volume,
+        "value": volume if metric == "volume" else value_rate,
         "status": (rate_status(value_rate, config)
                    if config is not None and metric != "volume" else None),
         "hours": int(hours),
-        "geocoding_attempts": g_att,
-        "geocoding_successes": g_ok,
-        "validation_attempts": v_att,
-        "validation_passes": v_ok,
+        **counts,
     }

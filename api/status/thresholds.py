@@ -6,6 +6,8 @@ from typing import Any, Iterable, Mapping
 # Worst last: `worst()` picks the highest rank. `pending` (no data yet) ranks below healthy so
 # one quiet part never hides a healthy pipeline, but an all-pending pipeline stays pending.
 STATUS_RANK = {"pending": 0, "healthy": 1, "warning": 2, "error": 3}
+SEVERITIES = ("warning", "error")
+"""The statuses that need someone: an alert's or an anomaly's severity is one of these."""
 
 
 def worst(statuses: Iterable[str]) -> str:

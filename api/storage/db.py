@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Iterator, Mapping
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -135,11 +135,6 @@ class Database:
             raise
         finally:
             session.close()
-
-    def ping(self) -> None:
-        """Raise if the database cannot answer `SELECT 1`."""
-        with self.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -43,6 +43,17 @@ SCRAPE_STATUSES = ("success", "failed", "partial")
 METRIC_TYPES = ("aggregate", "source", "hourly")
 QUALITY_STATUSES = ("pending", "healthy", "warning", "error")
 
+RATES: dict[str, tuple[str, str]] = {
+    "geocoding_success_rate": ("geocoding_successes", "geocoding_attempts"),
+    "validation_pass_rate": ("validation_passes", "validation_attempts"),
+}
+"""Each rate of a metric row, and the (successes, attempts) counts it is computed from.
+
+The one list of a metric row's counts and rates: the model's columns and checks, the collector,
+the status rules, the series and the anomalies read their names from here and from COUNTS."""
+COUNTS = tuple(name for successes, attempts in RATES.values() for name in (attempts, successes))
+"""A metric row's count columns, in the order its rows, queries and documents list them."""
+
 
 class UTCDateTime(TypeDecorator):
     """A timezone-aware UTC datetime on every database.
@@ -87,6 +98,13 @@ def as_time(value: datetime | BindParameter) -> ColumnElement:
 def _one_of(column: str, values: tuple[str, ...]) -> str:
     listed = ", ".join(f"'{value}'" for value in values)
     return f"{column} IN ({listed})"
+
+
+def _counts_check(successes: str, attempts: str) -> CheckConstraint:
+    """Counts are never negative, and never more successes than attempts."""
+    kind = attempts.removesuffix("_attempts")
+    return CheckConstraint(f"{attempts} >= 0 AND {successes} >= 0 AND {successes} <= {attempts}",
+                           name=f"{kind}_counts")
 
 
 def _rate(successes: str, attempts: str) -> Computed:
@@ -178,16 +196,7 @@ class DataQualityMetric(Base):
     __table_args__ = (
         CheckConstraint(_one_of("metric_type", METRIC_TYPES), name="metric_type"),
         CheckConstraint(_one_of("status", QUALITY_STATUSES), name="status"),
-        CheckConstraint(
-            "geocoding_attempts >= 0 AND geocoding_successes >= 0 "
-            "AND geocoding_successes <= geocoding_attempts",
-            name="geocoding_counts",
-        ),
-        CheckConstraint(
-            "validation_attempts >= 0 AND validation_passes >= 0 "
-            "AND validation_passes <= validation_attempts",
-            name="validation_counts",
-        ),
+        *(_counts_check(successes, attempts) for successes, attempts in RATES.values()),
         CheckConstraint("window_seconds > 0", name="window_seconds"),
         Index("ix_data_quality_metrics_source", "source"),
         Index("ix_data_quality_metrics_metric_type", "metric_type"),
@@ -202,11 +211,11 @@ class DataQualityMetric(Base):
     geocoding_attempts: Mapped[int] = mapped_column(Integer, default=0)
     geocoding_successes: Mapped[int] = mapped_column(Integer, default=0)
     geocoding_success_rate: Mapped[Optional[float]] = mapped_column(
-        Float, _rate("geocoding_successes", "geocoding_attempts"))
+        Float, _rate(*RATES["geocoding_success_rate"]))
     validation_attempts: Mapped[int] = mapped_column(Integer, default=0)
     validation_passes: Mapped[int] = mapped_column(Integer, default=0)
     validation_pass_rate: Mapped[Optional[float]] = mapped_column(
-        Float, _rate("validation_passes", "validation_attempts"))
+        Float, _rate(*RATES["validation_pass_rate"]))
     status: Mapped[str] = mapped_column(String(16), default="pending")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -230,5 +239,3 @@ class IdempotencyKey(Base):
 
 # Newest-first scans ("the latest rows") read this index from its start.
 Index("ix_data_quality_metrics_timestamp", DataQualityMetric.timestamp.desc())
-
-WATCHED_TABLES = ("data_quality_metrics", "scrape_runs", "conflicts", "forecast")

@@ -10,12 +10,17 @@ from typing import Any, Sequence
 
 from sqlalchemy import String, case, func, type_coerce
 
+from api.storage.models import RATES
 from api.storage.models import DataQualityMetric as M
 from api.timeutil import isoformat
 
-COLUMNS = ("id", "timestamp", "window_seconds", "metric_type", "source", "geocoding_attempts",
-           "geocoding_successes", "geocoding_success_rate", "validation_attempts",
-           "validation_passes", "validation_pass_rate", "status", "created_at")
+COLUMNS = ("id", "timestamp", "window_seconds", "metric_type", "source",
+           *(name for rate_name, (successes, attempts) in RATES.items()
+             for name in (attempts, successes, rate_name)),
+           "status", "created_at")
+"""A metric row's columns as every output lists them; each rate follows its two counts.
+(The CSV, NDJSON and COPY renderers spell this order out positionally, for speed; the export
+tests hold them to it byte for byte.)"""
 
 SCRAPE_RUN_COLUMNS = ("id", "source", "started_at", "finished_at", "status", "items_found",
                       "items_new", "error")
@@ -53,7 +58,7 @@ def row_dict(row: Sequence[Any]) -> dict[str, Any]:
     """A fetched row as the JSON object the API documents (rates always floats: SQLite may
     hand back an integral rate as 1)."""
     item = dict(zip(COLUMNS, row))
-    for name in ("geocoding_success_rate", "validation_pass_rate"):
+    for name in RATES:
         if item[name] is not None:
             item[name] = float(item[name])
     return item
