@@ -1,16 +1,22 @@
 /*
  * pipewatch: the browser half of the live path, under window.dash_clientside.pipewatch.
  *
- * machine     the connection state machine (DESIGN.md "The live path (browser)"). States:
- *             connecting -> connected -> reconnecting -> polling-fallback | disconnected.
+ * machine     the connection state machine (docs/architecture.md, "The live path in the
+ *             browser"). States: connecting -> connected -> reconnecting ->
+ *             polling-fallback | disconnected.
  *             It owns the WebSocket's url (reconnecting = changing it, with ?attempt=N and
- *             backoff 1, 2, 4, 8, 16 s capped at 30 s, with jitter), the poll timer, and the
- *             one status store that every panel reads, whether the status came by push or poll.
+ *             the config's backoff, with jitter), the poll timer, and the one status store
+ *             that every panel reads, whether the status came by push or poll.
  * render      status store -> overall pill, cards, per-source table, anomalies and alerts.
+ * paintLayout the first paint: `render` of the status the layout carries in its store, drawn
+ *             into the layout as it arrives (Dash runs callbacks only after plotly.js loads).
  * freshness   every second -> connection pill, "updated N s ago", ages, stale marks, banner.
  * dataVersion status store -> a value that changes only when a new hour of metrics exists.
  *
- * Dash calls these as clientside callbacks (dashboard/clientside.py wires them).
+ * Dash calls these as clientside callbacks (dashboard/clientside.py wires them). Everything
+ * decided lives on the server: statuses and totals in the status document, timings, panels,
+ * words, icons and component ids in the config store (dashboard/pageconfig.py). This file has
+ * no defaults of its own: it formats and draws.
  */
 (function () {
   "use strict";
@@ -36,6 +42,8 @@
   }
 
   function icon(name) { return el("I", { className: "bi " + name + " me-1", "aria-hidden": "true" }); }
+
+  function preventUpdate() { throw window.dash_clientside.PreventUpdate; }
 
   function parseTime(iso) {
     if (!iso) { return null; }
@@ -65,20 +73,11 @@
 
   function num(n) { return (n === null || n === undefined) ? "—" : Number(n).toLocaleString("en-US"); }
 
-  var STATUS_ICONS = {
-    healthy: "bi-check-circle-fill", warning: "bi-exclamation-triangle-fill",
-    error: "bi-x-octagon-fill", pending: "bi-hourglass-split"
-  };
+  function statusWord(status) { return status.charAt(0).toUpperCase() + status.slice(1); }
 
-  function statusWord(status) {
-    status = status || "pending";
-    return status.charAt(0).toUpperCase() + status.slice(1);
-  }
-
-  function statusBadge(status) {
-    status = status || "pending";
+  function statusBadge(status, cfg) {
     return el("Span", { className: "badge rounded-pill pw-pill pw-status-" + status },
-      [icon(STATUS_ICONS[status] || STATUS_ICONS.pending), statusWord(status)]);
+      [icon(cfg.status_icons[status]), statusWord(status)]);
   }
   // endregion
 
@@ -86,33 +85,37 @@
   function socketUrl(cfg, attempt) {
     var loc = window.location;
     var scheme = loc.protocol === "https:" ? "wss:" : "ws:";
-    var url = scheme + "//" + loc.host + (cfg.ws_path || "/api/v1/ws/monitoring/pipeline-status");
+    var url = scheme + "//" + loc.host + cfg.ws_path;
     return attempt > 0 ? url + "?attempt=" + attempt : url;
   }
 
-  // Delay before reconnect attempt n (1-based): 1, 2, 4, 8, 16 s, then the cap; +-20 % jitter so
-  // a server restart is not met by every page at the same instant. Never above the cap.
+  // Delay before reconnect attempt n (1-based): the config's steps, then its cap; +-20 % jitter
+  // so a server restart is not met by every page at the same instant. Never above the cap.
   function backoffMs(cfg, attempt) {
-    var steps = cfg.backoff_s || [1, 2, 4, 8, 16];
-    var cap = cfg.backoff_cap_s || 30;
+    var steps = cfg.backoff_s, cap = cfg.backoff_cap_s;
     var base = attempt <= steps.length ? steps[attempt - 1] : cap;
     var jittered = base * (0.8 + 0.4 * Math.random());
     return Math.round(Math.min(cap, jittered) * 1000);
   }
 
   function newer(doc, current) {
-    if (!doc) { return false; }
     if (!current || !current.doc) { return true; }
-    var a = parseTime(doc.timestamp), b = parseTime(current.doc.timestamp);
-    return a === null || b === null || a >= b;
+    return parseTime(doc.timestamp) >= parseTime(current.doc.timestamp);
   }
 
   var FALLBACK = { "reconnecting": true, "polling-fallback": true, "disconnected": true };
 
+  // THE decision whether the socket is trusted: open, and heard from within the config's
+  // silence_ms (which follows the server's heartbeat). The machine drops an untrusted socket
+  // and polls at once; freshness greys the live panels on the same test, at the same tick.
+  function socketTrusted(c, now, cfg) {
+    return c.state === "connected" && now - c.lastMsg <= cfg.silence_ms;
+  }
+
   function machine(wsState, wsMessage, wsError, tick, pollResult, conn, status, cfg, kick) {
-    cfg = cfg || {};
     var now = Date.now();
     var fired = firedIds();
+    var on = cfg.triggers;
     var c = Object.assign({}, conn || {});
     var out = { url: noUpdate(), pollDisabled: noUpdate(), kick: noUpdate(), status: noUpdate() };
     var before = JSON.stringify(c);
@@ -152,7 +155,7 @@
       }
     }
 
-    if (fired["pw-ws.state"] && wsState) {
+    if (fired[on.socket_state] && wsState) {
       if (wsState.readyState === OPEN) {
         if (c.lostAt) { c.reconnects = (c.reconnects || 0) + 1; }
         c.state = "connected";
@@ -168,40 +171,37 @@
       }
     }
 
-    if (fired["pw-ws.message"] && wsMessage && wsMessage.data) {
-      c.lastMsg = now;
+    if (fired[on.socket_message] && wsMessage && wsMessage.data) {
+      c.lastMsg = now;   // the server sends this page status documents only
       c.dbError = null;
-      try {
-        var doc = JSON.parse(wsMessage.data);
-        if (doc && doc.timestamp && newer(doc, status)) {
-          out.status = { doc: doc, received_at: now, via: "socket" };
-        }
-      } catch (e) { /* not a status document (e.g. "pong"): only proves the socket lives */ }
+      var doc = JSON.parse(wsMessage.data);
+      if (newer(doc, status)) {
+        out.status = { doc: doc, received_at: now, via: "socket" };
+      }
     }
 
-    if (fired["pw-poll-result.data"] && pollResult) {
+    if (fired[on.poll_result] && pollResult) {
       c.lastPollOk = now;
       if (FALLBACK[c.state]) { c.state = "polling-fallback"; c.pollOkSinceLoss = true; }
       if (pollResult.ok) {
         c.dbError = null;
         if (newer(pollResult.doc, status)) {
-          out.status = { doc: pollResult.doc, received_at: now,
-                         via: pollResult.trigger === "pw-refresh" ? "refresh" : "poll" };
+          out.status = { doc: pollResult.doc, received_at: now, via: pollResult.via };
         } else if (status && status.doc) {
           out.status = Object.assign({}, status, { received_at: now });
         }
       } else {
-        c.dbError = pollResult.error || "The server could not compute the status.";
+        c.dbError = pollResult.error;
       }
     }
 
-    if (fired["pw-tick.n_intervals"]) {
-      if (c.state === "connected" && c.lastMsg && now - c.lastMsg > (cfg.silence_ms || 30000)) {
+    if (fired[on.tick]) {
+      if (c.state === "connected" && !socketTrusted(c, now, cfg)) {
         socketLost({ code: null, reason: "no message for " + Math.round((now - c.lastMsg) / 1000) +
                      " s", at: now });
       }
       if (c.connectingSince && c.state !== "connected" &&
-          now - c.connectingSince > (cfg.connect_timeout_ms || 10000)) {
+          now - c.connectingSince > cfg.connect_timeout_ms) {
         socketLost({ code: null, reason: "connect timeout", at: now });
       }
       if (FALLBACK[c.state] && c.retryAt && now >= c.retryAt && !c.connectingSince) {
@@ -210,7 +210,7 @@
         c.connectingSince = now;
       }
       var lastGood = Math.max(c.lastPollOk && c.pollOkSinceLoss ? c.lastPollOk : 0, c.lostAt || 0);
-      if (FALLBACK[c.state] && now - lastGood > (cfg.disconnect_ms || 12000)) {
+      if (FALLBACK[c.state] && now - lastGood > cfg.disconnect_ms) {
         c.state = "disconnected";
       }
     }
@@ -222,11 +222,10 @@
 
   // region render (status -> panels) -------------------------------------------------------------
   function sourceRows(doc) {
-    var sources = ((doc.scraping_health || {}).sources) || [];
-    return sources.map(function (s) {
+    return doc.scraping_health.sources.map(function (s) {
       return {
-        source: s.source, status: s.status || "pending",
-        last_run_at: s.last_run_at ? utcText(parseTime(s.last_run_at), true) : "never",
+        source: s.source, status: s.status,
+        last_run_at: utcText(parseTime(s.last_run_at), true),
         last_success_at: s.last_success_at ? utcText(parseTime(s.last_success_at), true) : "never",
         runs_24h: s.runs_24h, failures_24h: s.failures_24h, items_24h: s.items_24h,
         last_error: s.last_error || ""
@@ -234,55 +233,34 @@
     });
   }
 
-  function scrapingCard(doc) {
-    var sources = ((doc.scraping_health || {}).sources) || [];
-    var runs = 0, failures = 0, healthy = 0;
-    sources.forEach(function (s) {
-      runs += s.runs_24h || 0; failures += s.failures_24h || 0;
-      if (s.status === "healthy") { healthy += 1; }
-    });
-    var rate = runs ? (runs - failures) / runs : null;
-    return [pct(rate), statusBadge((doc.scraping_health || {}).status),
-            "runs OK in 24 h · " + healthy + "/" + sources.length + " sources healthy · " +
-            num(runs) + " runs"];
+  function scrapingCard(health, cfg) {
+    return [pct(health.success_rate_24h), statusBadge(health.status, cfg),
+            "runs OK in 24 h · " + health.healthy_sources + "/" + health.sources.length +
+            " sources healthy · " + num(health.runs_24h) + " runs"];
   }
 
-  function qualityCard(dq, rateKey, okKey, attemptsKey, noun) {
-    var status = dq[rateKey] === null || dq[rateKey] === undefined ? "pending"
-      : (dq[rateKey + "_status"] || rateStatus(dq[rateKey]));
-    return [pct(dq[rateKey]), statusBadge(status),
+  function qualityCard(dq, rateKey, okKey, attemptsKey, noun, cfg) {
+    return [pct(dq[rateKey]), statusBadge(dq[rateKey + "_status"], cfg),
             num(dq[okKey]) + " of " + num(dq[attemptsKey]) + " " + noun + " · all sources" +
             (dq.basis === "conflicts" ? " · from events (no metrics yet)" : "")];
   }
 
-  var THRESHOLDS = { healthy: 0.9, warning: 0.75 };
-  function rateStatus(rate) {
-    if (rate === null || rate === undefined) { return "pending"; }
-    if (rate >= THRESHOLDS.healthy) { return "healthy"; }
-    if (rate >= THRESHOLDS.warning) { return "warning"; }
-    return "error";
-  }
-
   function valueText(kind, value) {
-    if (value === null || value === undefined) { return "—"; }
-    if (/rate/.test(kind || "") || (value >= 0 && value <= 1 && value % 1 !== 0)) { return pct(value); }
-    return num(Math.round(value * 10) / 10);
+    return kind.percent ? pct(value) : num(Math.round(value * 10) / 10);
   }
 
-  function issueItems(doc) {
+  function issueItems(doc, cfg) {
     var items = [];
-    (doc.alerts || []).forEach(function (a) {
-      items.push({ at: parseTime(a.since), severity: a.severity || "warning", kind: "Alert",
-                   title: a.title || a.key, source: a.source, text: a.message || "" });
+    doc.alerts.forEach(function (a) {
+      items.push({ at: parseTime(a.since), severity: a.severity, kind: "Alert",
+                   title: a.title, source: a.source, text: a.message });
     });
-    (doc.anomalies || []).forEach(function (a) {
-      var kind = (a.kind || "").replace(/_/g, " ");
-      items.push({ at: parseTime(a.detected_at), severity: a.severity || "warning", kind: "Anomaly",
-                   title: kind, source: a.source,
-                   text: "value " + valueText(a.kind, a.value) + ", expected about " +
-                         valueText(a.kind, a.baseline) +
-                         (a.score !== undefined && a.score !== null ? " (score " +
-                          Number(a.score).toFixed(1) + ")" : "") });
+    doc.anomalies.forEach(function (a) {
+      var kind = cfg.anomaly_kinds[a.kind];
+      items.push({ at: parseTime(a.detected_at), severity: a.severity, kind: "Anomaly",
+                   title: kind.label, source: a.source,
+                   text: "value " + valueText(kind, a.value) + ", expected about " +
+                         valueText(kind, a.baseline) + " (score " + Number(a.score).toFixed(1) + ")" });
     });
     items.sort(function (x, y) { return (y.at || 0) - (x.at || 0); });
     if (!items.length) {
@@ -293,9 +271,9 @@
     return el("Ul", { className: "list-unstyled mb-0 pw-issues-list" }, items.map(function (it) {
       return el("Li", { className: "pw-issue pw-issue-" + it.severity }, [
         el("Div", { className: "d-flex align-items-center gap-2 flex-wrap" }, [
-          statusBadge(it.severity),
+          statusBadge(it.severity, cfg),
           el("Span", { className: "badge text-bg-light border" }, it.kind),
-          el("Strong", {}, it.title || ""),
+          el("Strong", {}, it.title),
           it.source ? el("Span", { className: "badge text-bg-light border pw-source" },
                          [icon("bi-newspaper"), it.source]) : null,
           el("Span", { className: "ms-auto small text-body-secondary" },
@@ -307,82 +285,73 @@
   }
 
   function render(status, cfg) {
-    cfg = cfg || {};
-    THRESHOLDS = { healthy: cfg.healthy_rate || 0.9, warning: cfg.warning_rate || 0.75 };
     var doc = status && status.doc;
-    if (!doc) {
-      var none = [];
-      for (var i = 0; i < 15; i++) { none.push(noUpdate()); }
-      return none;
-    }
-    var overall = doc.overall_status || "pending";
-    var dq = doc.data_quality || {};
+    if (!doc) { preventUpdate(); }  // the layout had no status (database down): shells stay
+    var overall = doc.overall_status;
+    var dq = doc.data_quality;
     return [
-      [icon(STATUS_ICONS[overall] || STATUS_ICONS.pending), "Pipeline " + statusWord(overall)],
+      [icon(cfg.status_icons[overall]), "Pipeline " + statusWord(overall)],
       "badge rounded-pill pw-pill pw-status-" + overall
-    ].concat(scrapingCard(doc))
+    ].concat(scrapingCard(doc.scraping_health, cfg))
      .concat(qualityCard(dq, "geocoding_success_rate", "geocoding_successes",
-                         "geocoding_attempts", "geocoded"))
+                         "geocoding_attempts", "geocoded", cfg))
      .concat(qualityCard(dq, "validation_pass_rate", "validation_passes",
-                         "validation_attempts", "passed"))
-     .concat([sourceRows(doc), issueItems(doc)]);
+                         "validation_attempts", "passed", cfg))
+     .concat([sourceRows(doc), issueItems(doc, cfg)]);
   }
   // endregion
 
   // region freshness (every second) ---------------------------------------------------------------
-  var CONN_PILLS = {
-    "connecting": ["Connecting…", "bi-arrow-repeat", "pending"],
-    "connected": ["Real-time Updates", "bi-broadcast", "healthy"],
-    "reconnecting": ["Reconnecting…", "bi-arrow-repeat", "warning"],
-    "polling-fallback": ["Polling Mode", "bi-arrow-clockwise", "warning"],
-    "disconnected": ["Disconnected", "bi-wifi-off", "error"]
-  };
-
-  function healthBody(c, doc, now) {
-    var method = c.state === "connected" ? "WebSocket (push)"
-      : c.state === "polling-fallback" ? "HTTP polling every " + Math.round((c.pollMs || 5000) / 1000) + " s"
-      : c.state === "connecting" ? "opening WebSocket" : "none working";
+  function healthBody(c, doc, now, cfg) {
+    var spec = cfg.connection_states[c.state];
     var rows = [
-      ["Connection", method + " · " + (CONN_PILLS[c.state] || CONN_PILLS.connecting)[0]],
+      ["Connection", spec.method + " · " + spec.label],
       ["Reconnect attempts", (c.attempt || 0) + " now · " + (c.reconnects || 0) + " reconnections" +
         (c.retryAt ? " · next in " + Math.max(0, Math.ceil((c.retryAt - now) / 1000)) + " s" : "")]
     ];
     if (c.lastClose) {
       rows.push(["Last socket close", (c.lastClose.code ? "code " + c.lastClose.code + " " : "") +
-                 (c.lastClose.reason || "") + " · " + ageText((now - c.lastClose.at) / 1000)]);
+                 c.lastClose.reason + " · " + ageText((now - c.lastClose.at) / 1000)]);
     }
-    var fresh = (doc && doc.freshness) || {};
+    var fresh = doc ? doc.freshness : {};
     [["Events", "latest_conflict_at"], ["Metrics", "latest_metric_at"],
      ["Scrape runs", "latest_scrape_at"], ["Forecasts", "latest_forecast_at"]].forEach(function (p) {
       var t = parseTime(fresh[p[1]]);
       rows.push([p[0] + " (newest)", t ? utcText(t, true) + " UTC · " + ageText((now - t) / 1000) : "none yet"]);
     });
-    rows.push(["Pipeline", doc ? statusBadge(doc.overall_status) : "waiting for data"]);
+    rows.push(["Pipeline", doc ? statusBadge(doc.overall_status, cfg) : "waiting for data"]);
     return el("Dl", { className: "row mb-0 pw-health-list" }, [].concat.apply([], rows.map(function (r) {
       return [el("Dt", { className: "col-5 fw-normal text-body-secondary" }, r[0]),
               el("Dd", { className: "col-7 mb-1" }, r[1])];
     })));
   }
 
+  // Live numbers are current while the socket is trusted; without it, only numbers received
+  // since the socket was lost (a poll's) and younger than poll_stale_ms are. So the live panels
+  // grey exactly when the machine stops trusting the socket (and starts polling), and clear
+  // when a poll answers.
+  function liveStale(c, received, now, cfg) {
+    if (c.state === "disconnected" || !received) { return true; }
+    if (c.state === "connected") { return !socketTrusted(c, now, cfg); }
+    return received < (c.lostAt || 0) || now - received > cfg.poll_stale_ms;
+  }
+
   function freshness(tick, conn, status, cfg) {
-    cfg = cfg || {};
     var now = Date.now();
-    var c = Object.assign({ state: "connecting" }, conn || {});
-    c.pollMs = cfg.poll_ms;
+    var c = Object.assign({ state: "connecting" }, conn);
     var doc = status && status.doc;
-    var received = status && (status.received_at || parseTime(doc && doc.timestamp));
-    var pillSpec = CONN_PILLS[c.state] || CONN_PILLS.connecting;
+    // Before the machine's first run, the layout's document is as old as its timestamp.
+    var received = doc ? (status.received_at || parseTime(doc.timestamp)) : null;
+    var spec = cfg.connection_states[c.state];
     var disconnected = c.state === "disconnected";
     var liveAge = received ? (now - received) / 1000 : null;
-    var liveStale = disconnected || liveAge === null || liveAge > (cfg.live_stale_s || 15);
-    var metricsAt = doc ? parseTime((doc.data_quality || {}).as_of) : null;
-    var metricsAge = metricsAt ? (now - metricsAt) / 1000 : null;
-    var metricsStale = disconnected || liveStale || metricsAge === null ||
-      metricsAge > (cfg.metrics_stale_s || 660);
+    var stale = { live: liveStale(c, received, now, cfg) };
+    var metricsAt = doc ? parseTime(doc.data_quality.as_of) : null;
+    var metricsAge = metricsAt ? now - metricsAt : null;
+    stale.metrics = stale.live || metricsAge === null || metricsAge > cfg.metrics_stale_ms;
 
-    var updated = received
-      ? "updated " + ageText(liveAge) + (status.via ? " · via " + status.via : "")
-      : "waiting for data";
+    var updated = received ? "updated " + ageText(liveAge) + " · via " + status.via
+                           : "waiting for data";
     var banner = null;
     if (disconnected) {
       banner = el("Div", { className: "alert alert-danger d-flex align-items-center mb-3", role: "alert" }, [
@@ -393,19 +362,20 @@
       banner = el("Div", { className: "alert alert-warning d-flex align-items-center mb-3", role: "alert" },
                   [icon("bi-database-exclamation"), c.dbError]);
     }
-    var cls = function (stale) { return "pw-panel h-100" + (stale ? " pw-stale" : ""); };
-    var asLive = received ? "as of " + utcText(received) + " · " + ageText(liveAge) : "no data yet";
-    var asMetrics = metricsAt ? "metrics as of " + utcText(metricsAt, true) + " UTC · " + ageText(metricsAge)
-      : "no metrics yet";
+    var asOf = {
+      live: received ? "as of " + utcText(received) + " · " + ageText(liveAge) : "no data yet",
+      metrics: metricsAt ? "metrics as of " + utcText(metricsAt, true) + " UTC · " +
+                           ageText(metricsAge / 1000) : "no metrics yet"
+    };
     return [
-      [icon(pillSpec[1]), pillSpec[0]],
-      "badge rounded-pill pw-pill pw-conn pw-conn-" + c.state + " pw-status-" + pillSpec[2],
+      [icon(spec.icon), spec.label],
+      "badge rounded-pill pw-pill pw-conn pw-conn-" + c.state + " pw-status-" + spec.status,
       updated,
-      healthBody(c, doc, now),
-      banner,
-      cls(liveStale), cls(metricsStale), cls(metricsStale), cls(liveStale), cls(liveStale), cls(liveStale),
-      asLive, asMetrics, asMetrics, asLive, asLive, asLive
-    ];
+      healthBody(c, doc, now, cfg),
+      banner
+    ].concat(cfg.panels.map(function (p) {
+      return "pw-panel h-100" + (stale[p.cadence] ? " pw-stale" : "");
+    })).concat(cfg.panels.map(function (p) { return asOf[p.cadence]; }));
   }
   // endregion
 
@@ -413,7 +383,7 @@
   // refetch when a new hour exists, not at every collector cycle. Mirrors layout.data_version.
   function dataVersion(status, current) {
     var doc = status && status.doc;
-    var latest = doc ? ((doc.freshness || {}).latest_metric_at || null) : null;
+    var latest = doc ? doc.freshness.latest_metric_at : null;
     var version = latest ? latest.slice(0, 13) : null;
     return version === current || version === null ? noUpdate() : version;
   }
@@ -421,6 +391,53 @@
   function customBox(rangeValue) {
     return rangeValue === "custom" ? {} : { display: "none" };
   }
+
+  // region first paint -----------------------------------------------------------------------
+  // Dash draws the layout as soon as it arrives, but runs no callback until the page's lazy
+  // components (plotly.js) have loaded, about a second later. The layout carries the current
+  // status in the status store, so `render` draws it into the layout's props right away, on
+  // its way from the server to Dash: the first paint and every later one share one renderer.
+  function indexLayout(node, byId) {
+    if (Array.isArray(node)) {
+      node.forEach(function (child) { indexLayout(child, byId); });
+    } else if (node && typeof node === "object" && node.props && node.type) {
+      if (typeof node.props.id === "string") { byId[node.props.id] = node; }
+      Object.keys(node.props).forEach(function (key) {
+        if (key !== "data") { indexLayout(node.props[key], byId); }
+      });
+    }
+  }
+
+  function paintLayout(layout) {
+    var byId = {};
+    indexLayout(layout, byId);
+    var cfg = null;
+    Object.keys(byId).forEach(function (id) {
+      var data = byId[id].props.data;
+      if (byId[id].type === "Store" && data && data.first_paint) { cfg = data; }
+    });
+    var status = byId[cfg.first_paint.status_store].props.data;
+    if (!status || !status.doc) { return layout; }  // no status (database down): shells stay
+    var drawn = render(status, cfg);
+    cfg.first_paint.outputs.forEach(function (target, i) {
+      byId[target[0]].props[target[1]] = drawn[i];
+    });
+    return layout;
+  }
+
+  function isLayout(response) {
+    return response.ok && /\/_dash-layout$/.test(new URL(response.url, window.location.href).pathname);
+  }
+
+  function withFirstPaint(response) {
+    return response.json().then(function (layout) {
+      return new Response(JSON.stringify(paintLayout(layout)), {
+        status: response.status, statusText: response.statusText,
+        headers: { "Content-Type": "application/json" }
+      });
+    });
+  }
+  // endregion
 
   // region signed out under an open page -------------------------------------------------------
   // When the read token changes (or the sign-in cookie is cleared), every request of an open
@@ -449,7 +466,7 @@
     var wrapped = function () {
       return plainFetch.apply(window, arguments).then(function (response) {
         signInAgain(response);
-        return response;
+        return isLayout(response) ? withFirstPaint(response) : response;
       });
     };
     wrapped.pipewatchWrapped = true;
@@ -460,6 +477,7 @@
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     pipewatch: {
       machine: machine, render: render, freshness: freshness, dataVersion: dataVersion,
+      paintLayout: paintLayout,
       customBox: customBox, _backoffMs: backoffMs, _socketUrl: socketUrl
     }
   });

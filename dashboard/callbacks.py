@@ -27,15 +27,17 @@ POLL_TRIGGERS = (ids.POLL, ids.POLL_KICK)
 
 # region status poll
 def poll_body(runtime, trigger: str | None, now: datetime | None = None) -> dict[str, Any]:
-    """The status for a page in polling mode (or a manual refresh): {ok, doc | error, at}.
+    """The status for a page in polling mode (or a manual refresh): {ok, doc | error, at, via}.
 
     Polls (timer or the state machine's kick) are counted in `pipewatch_polls_total`; the
     refresh button is not a poll. A database fault is an answer too (ok False): HTTP works, so
-    the page says what failed instead of calling itself disconnected.
+    the page says what failed instead of calling itself disconnected. `via` ("poll" or
+    "refresh") is what the page says its numbers came by.
     """
     from api.status.document import current_status
 
     polling = trigger in POLL_TRIGGERS
+    via = "poll" if polling else "refresh"
     if polling:
         runtime.telemetry.polls.inc()
     at = isoformat(now or utcnow())
@@ -44,8 +46,8 @@ def poll_body(runtime, trigger: str | None, now: datetime | None = None) -> dict
     except Exception as exc:  # noqa: BLE001 - shown on the page as a banner, never a traceback
         log.warning("status for a poll failed: %s", type(exc).__name__)
         return {"ok": False, "error": "The database did not answer; numbers shown are the "
-                                      "last known ones.", "at": at, "trigger": trigger}
-    return {"ok": True, "doc": doc, "at": at, "trigger": trigger}
+                                      "last known ones.", "at": at, "via": via}
+    return {"ok": True, "doc": doc, "at": at, "via": via}
 # endregion
 
 

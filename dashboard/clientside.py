@@ -3,8 +3,12 @@
 
 - `machine`: the connection state machine. It owns the socket's `url`, the poll timer and
   the one status store; every socket message, poll answer and one-second tick goes through it.
-- `render`: status store -> pills, cards, per-source table, anomalies and alerts.
-- `freshness`: tick -> connection pill, "updated N s ago", ages, stale marks, banner.
+- `render`: status store -> pills, cards, per-source table, anomalies and alerts. The same
+  function draws the first paint into the layout as it arrives (pipewatch.js `paintLayout`),
+  from the status the layout put in the store: Dash runs no callback before the page's lazy
+  components (plotly.js) have loaded, about a second after the layout is on screen.
+- `freshness`: tick -> connection pill, "updated N s ago", ages, stale marks, banner; its
+  panels are dashboard/pageconfig.py's PANELS, in that order (the config store lists them too).
 - `dataVersion`: status store -> a value that changes only when a new hour of metrics exists.
 """
 from __future__ import annotations
@@ -13,11 +17,9 @@ import dash
 from dash import ClientsideFunction, Input, Output, State
 
 from dashboard import ids
+from dashboard.pageconfig import PANELS, RENDER_OUTPUTS
 
 NAMESPACE = "pipewatch"
-PANELS = [ids.card(key, "panel") for key in ids.CARD_KEYS] + [ids.HEALTH, ids.ISSUES, ids.SOURCES]
-ASOFS = [ids.card(key, "asof") for key in ids.CARD_KEYS] + [ids.asof(p) for p in
-                                                             (ids.HEALTH, ids.ISSUES, ids.SOURCES)]
 
 
 def _fn(name: str) -> ClientsideFunction:
@@ -34,16 +36,9 @@ def register(app: dash.Dash) -> None:
         [State(ids.CONN, "data"), State(ids.STATUS, "data"), State(ids.CONFIG, "data"),
          State(ids.POLL_KICK, "data")],
     )
-    card_outputs = []
-    for key in ids.CARD_KEYS:
-        card_outputs += [Output(ids.card(key, "value"), "children"),
-                         Output(ids.card(key, "status"), "children"),
-                         Output(ids.card(key, "detail"), "children")]
     app.clientside_callback(
         _fn("render"),
-        [Output(ids.OVERALL_PILL, "children"), Output(ids.OVERALL_PILL, "className")]
-        + card_outputs
-        + [Output(ids.SOURCES_TABLE, "data"), Output(ids.ISSUES_BODY, "children")],
+        [Output(component, prop) for component, prop in RENDER_OUTPUTS],
         Input(ids.STATUS, "data"),
         State(ids.CONFIG, "data"),
     )
@@ -52,8 +47,8 @@ def register(app: dash.Dash) -> None:
         [Output(ids.CONN_PILL, "children"), Output(ids.CONN_PILL, "className"),
          Output(ids.UPDATED, "children"), Output(ids.HEALTH_BODY, "children"),
          Output(ids.BANNER, "children")]
-        + [Output(panel, "className") for panel in PANELS]
-        + [Output(asof, "children") for asof in ASOFS],
+        + [Output(panel, "className") for panel, _asof, _cadence in PANELS]
+        + [Output(asof, "children") for _panel, asof, _cadence in PANELS],
         [Input(ids.TICK, "n_intervals"), Input(ids.CONN, "data"), Input(ids.STATUS, "data")],
         State(ids.CONFIG, "data"),
     )

@@ -12,6 +12,7 @@ import io
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping, Sequence
 
+from api.status.thresholds import STATUS_RANK, rate
 from api.timeutil import isoformat
 
 ALL_SOURCES = "all sources"
@@ -33,10 +34,6 @@ MAX_LABELLED_PERIODS = 1
 page lists them under the charts instead."""
 
 
-def _rate(successes: int, attempts: int) -> float | None:
-    return successes / attempts if attempts else None
-
-
 def shown_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The rows as the charts show them and the CSV carries them: ISO 8601 UTC, both rates."""
     shown = []
@@ -48,10 +45,10 @@ def shown_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
             "source": row["source"] or ALL_SOURCES,
             "geocoding_attempts": int(row["geocoding_attempts"]),
             "geocoding_successes": int(row["geocoding_successes"]),
-            "geocoding_success_rate": _rate(row["geocoding_successes"], row["geocoding_attempts"]),
+            "geocoding_success_rate": rate(row["geocoding_successes"], row["geocoding_attempts"]),
             "validation_attempts": int(row["validation_attempts"]),
             "validation_passes": int(row["validation_passes"]),
-            "validation_pass_rate": _rate(row["validation_passes"], row["validation_attempts"]),
+            "validation_pass_rate": rate(row["validation_passes"], row["validation_attempts"]),
             "volume": int(row["geocoding_attempts"]),
         })
     return shown
@@ -255,7 +252,6 @@ def periods_from(alert_periods: Iterable[Mapping[str, Any]],
 def merge_periods(periods: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Overlapping or touching periods of one kind become one band (worst severity, labels
     joined): a chart shaded by 170 slivers says less than one band per incident."""
-    rank = {"pending": 0, "healthy": 1, "warning": 2, "error": 3}
     merged: list[dict[str, Any]] = []
     for kind in ("alert", "anomaly"):
         current: dict[str, Any] | None = None
@@ -263,7 +259,7 @@ def merge_periods(periods: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                              key=lambda p: p["start"]):
             if current is not None and period["start"] <= current["end"]:
                 current["end"] = max(current["end"], period["end"])
-                if rank.get(period.get("severity"), 2) > rank.get(current["severity"], 2):
+                if STATUS_RANK[period["severity"]] > STATUS_RANK[current["severity"]]:
                     current["severity"] = period["severity"]
                 if period.get("label") not in current["labels"]:
                     current["labels"].append(period.get("label"))

@@ -1,8 +1,10 @@
 """The page layout, built per request so a link's query string sets the chart controls.
 
 `serve_layout` runs when a browser loads the page: it reads the selection from the URL, the
-runtime's settings (cadences, thresholds) and, when the database answers, the current status,
-so the first paint already shows numbers instead of waiting for the socket.
+page's config (dashboard/pageconfig.py, from the settings) and, when the database answers, the
+current status. The status goes into the status store's initial data, so assets/pipewatch.js
+draws the numbers at load (the same `render` as for every later message), without waiting for
+the socket or a poll; the layout itself only draws empty shells.
 """
 from __future__ import annotations
 
@@ -17,49 +19,17 @@ from flask import has_request_context, request
 from urllib.parse import urlsplit
 
 from dashboard import ids
-from dashboard.components import (GRAPH_CONFIG, STATUS_ICONS, first_paint, panel, pill,
-                                  status_card)
+from dashboard.components import GRAPH_CONFIG, panel, pill, status_card
+from dashboard.pageconfig import CONNECTION_STATES, STATUS_ICONS, page_config
 from dashboard.urlstate import BUCKET_CHOICES, RANGE_LABELS, Selection, from_query
 
 log = logging.getLogger(__name__)
-
-WS_PATH = "api/v1/ws/monitoring/pipeline-status"
-POLL_MS = 5000
-SILENCE_MS = 30000
-DEFAULT_METRICS_CADENCE = 300
-"""Without an in-process collector (cron runs `collect`), metrics are expected this often."""
 
 SOURCE_COLUMNS = [
     ("source", "Source"), ("status", "Status"), ("last_run_at", "Last run (UTC)"),
     ("last_success_at", "Last success (UTC)"), ("runs_24h", "Runs 24 h"),
     ("failures_24h", "Failures 24 h"), ("items_24h", "Items 24 h"), ("last_error", "Last error"),
 ]
-
-
-def client_config(config: Mapping[str, Any], requests_prefix: str,
-                  routes_prefix: str) -> dict[str, Any]:
-    """What the browser's state machine and renderers need to know (no secrets)."""
-    root = requests_prefix
-    if routes_prefix != "/" and requests_prefix.endswith(routes_prefix):
-        root = requests_prefix[: -len(routes_prefix)] + "/"
-    heartbeat = float(config.get("WS_HEARTBEAT_SECONDS", 5.0))
-    cadence = config.get("COLLECTOR_INTERVAL_SECONDS") or DEFAULT_METRICS_CADENCE
-    return {
-        "ws_path": root + WS_PATH,
-        "logout_path": root + "logout",
-        "poll_ms": POLL_MS,
-        "silence_ms": SILENCE_MS,
-        "connect_timeout_ms": 10000,
-        "disconnect_ms": 12000,
-        "backoff_s": [1, 2, 4, 8, 16],
-        "backoff_cap_s": 30,
-        # The live document is stale once a few heartbeats or polls are missing.
-        "live_stale_s": max(15.0, 3 * heartbeat),
-        # Metric rows come every collector cycle; one missed cycle is tolerated.
-        "metrics_stale_s": 2 * cadence + 60,
-        "healthy_rate": config.get("HEALTHY_RATE", 0.9),
-        "warning_rate": config.get("WARNING_RATE", 0.75),
-    }
 
 
 def _sign_out(logout_path: str) -> html.Form:
@@ -70,8 +40,8 @@ def _sign_out(logout_path: str) -> html.Form:
                      action=logout_path, method="POST", className="m-0")
 
 
-def _header(first: Mapping[str, Any], logout_path: str | None = None) -> dbc.Navbar:
-    overall_text, overall = first.get("overall", ("Pending", "pending"))
+def _header(logout_path: str | None = None) -> dbc.Navbar:
+    connecting = CONNECTION_STATES["connecting"]
     return dbc.Navbar(dbc.Container([
         html.Div([
             html.Span([html.I(className="bi bi-activity me-2"), "pipewatch"],
@@ -79,9 +49,8 @@ def _header(first: Mapping[str, Any], logout_path: str | None = None) -> dbc.Nav
             html.Span("pipeline health · times in UTC", className="navbar-text small pw-sub"),
         ], className="d-flex align-items-center"),
         html.Div([
-            pill(ids.OVERALL_PILL, overall_text, overall,
-                 STATUS_ICONS.get(overall, STATUS_ICONS["pending"])),
-            pill(ids.CONN_PILL, "Connecting…", "pending", "bi-arrow-repeat"),
+            pill(ids.OVERALL_PILL, "Pipeline", "pending", STATUS_ICONS["pending"]),
+            pill(ids.CONN_PILL, connecting["label"], connecting["status"], connecting["icon"]),
             html.Span("waiting for data", id=ids.UPDATED, className="pw-updated small"),
             dbc.Button([html.I(className="bi bi-arrow-clockwise me-1"), "Refresh"],
                        id=ids.REFRESH, size="sm", color="light", outline=True,
@@ -91,12 +60,11 @@ def _header(first: Mapping[str, Any], logout_path: str | None = None) -> dbc.Nav
     ], fluid=True), color="dark", dark=True, className="mb-3 pw-navbar")
 
 
-def _cards(first: Mapping[str, Any]) -> dbc.Row:
+def _cards() -> dbc.Row:
     specs = (("scraping", "Scraping", "bi-cloud-download"),
              ("geocoding", "Geocoding success", "bi-geo-alt"),
              ("validation", "Validation pass", "bi-patch-check"))
-    return dbc.Row([dbc.Col(status_card(key, title, icon, *first.get(key, ("—", None))),
-                            md=4, className="mb-3")
+    return dbc.Row([dbc.Col(status_card(key, title, icon), md=4, className="mb-3")
                     for key, title, icon in specs])
 
 
@@ -212,9 +180,9 @@ def data_version(status: Mapping[str, Any] | None) -> str | None:
 
 def build_layout(selection: Selection, config: Mapping[str, Any], status: Mapping[str, Any] | None,
                  client: Mapping[str, Any]) -> html.Div:
-    """The whole page for a selection, the settings and (maybe) a first status document."""
+    """The whole page for a selection, the settings, the page's config and (maybe) a first
+    status document."""
     options = sorted(set(_source_names(status)) | set(selection.sources))
-    first = first_paint(status, config)
     return html.Div([
         dcc.Location(id=ids.URL, refresh=False),
         WebSocket(id=ids.WS),
@@ -229,10 +197,10 @@ def build_layout(selection: Selection, config: Mapping[str, Any], status: Mappin
         dcc.Store(id=ids.DATA_VERSION, data=data_version(status)),
         dcc.Store(id=ids.TREND_DATA),
         dcc.Store(id=ids.SHADING),
-        _header(first, client["logout_path"] if config.get("PIPEWATCH_READ_TOKEN") else None),
+        _header(client["logout_path"] if config["PIPEWATCH_READ_TOKEN"] else None),
         dbc.Container([
             html.Div(id=ids.BANNER, className="pw-banner"),
-            _cards(first),
+            _cards(),
             dbc.Row([
                 dbc.Col(panel(ids.HEALTH, "System health", "bi-heart-pulse", [],
                               body_id=ids.HEALTH_BODY), lg=4, className="mb-3"),
@@ -264,16 +232,15 @@ def serve_layout(app) -> html.Div:
 
     selection = from_query(_page_query())
     status = None
-    config: Mapping[str, Any] = {}
+    runtime = get_runtime(app.server)
+    config = runtime.config
     if has_request_context():
-        runtime = get_runtime()
-        config = runtime.config
         try:
             from api.status.document import current_status
 
             status = current_status(runtime, caller="page")
         except Exception as exc:  # noqa: BLE001 - the page still loads; the socket/poll retry
             log.warning("first status for the page failed: %s", type(exc).__name__)
-    client = client_config(config, app.config.requests_pathname_prefix,
-                           app.config.routes_pathname_prefix)
+    client = page_config(config, app.config.requests_pathname_prefix,
+                         app.config.routes_pathname_prefix)
     return build_layout(selection, config, status, client)

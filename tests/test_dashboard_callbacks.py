@@ -43,10 +43,10 @@ def add_hourly(runtime, hours: int = 30, sources=(None, "punch", "vanguard")) ->
 def test_poll_returns_the_status_and_counts_only_polls(runtime):
     before = polls(runtime)
     answer = callbacks.poll_body(runtime, ids.POLL)
-    assert answer["ok"] is True and answer["at"].endswith("Z")
+    assert answer["ok"] is True and answer["at"].endswith("Z") and answer["via"] == "poll"
     assert {"overall_status", "seq", "data_quality", "scraping_health"} <= set(answer["doc"])
-    callbacks.poll_body(runtime, ids.POLL_KICK)
-    callbacks.poll_body(runtime, ids.REFRESH)
+    assert callbacks.poll_body(runtime, ids.POLL_KICK)["via"] == "poll"
+    assert callbacks.poll_body(runtime, ids.REFRESH)["via"] == "refresh"
     assert polls(runtime) == before + 2
 
 
@@ -151,21 +151,44 @@ def test_poll_callback_over_http_as_the_browser_calls_it(client, runtime):
     assert polls(runtime) == before + 1
 
 
-def test_first_paint_shows_the_numbers_of_the_status_it_was_built_with():
-    from dashboard.components import first_paint, pct
+def test_the_layout_hands_its_status_to_the_browser_and_formats_none_of_it(client, runtime):
+    """The first paint is drawn by assets/pipewatch.js from the store's initial document: the
+    layout's cards are empty shells, so no second definition of the formatting exists."""
+    import json
 
-    assert [pct(0.9344), pct(0.93449), pct(0.99999), pct(None)] == ["93.4%", "93.4%", "100.0%", "—"]
-    status = {"overall_status": "warning",
-              "scraping_health": {"status": "healthy", "sources": [
-                  {"runs_24h": 30, "failures_24h": 3}, {"runs_24h": 10, "failures_24h": 0}]},
-              "data_quality": {"geocoding_success_rate": 0.8, "validation_pass_rate": None}}
-    first = first_paint(status, {"HEALTHY_RATE": 0.9, "WARNING_RATE": 0.75})
-    assert first["scraping"][0] == "92.5%"
-    assert first["geocoding"][0] == "80.0%"
-    assert "pw-status-warning" in first["geocoding"][1].className
-    assert first["validation"][0] == "—"
-    assert first["overall"] == ("Pipeline Warning", "warning")
-    assert first_paint(None, {}) == {}
+    write_aggregate_row(runtime, geo=(873, 1000), val=(941, 1000))
+    layout = client.get("/_dash-layout", headers={"Referer": "http://localhost/"}).get_json()
+    stores = {}
+
+    def walk(node):
+        if isinstance(node, dict):
+            props = node.get("props", {})
+            if node.get("type") == "Store":
+                stores[props["id"]] = props.get("data")
+            for value in props.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(layout)
+    doc = stores[ids.STATUS]["doc"]
+    assert doc["data_quality"]["geocoding_success_rate"] == 0.873
+    assert doc["data_quality"]["validation_pass_rate_status"] == "healthy"
+    assert stores[ids.CONFIG]["silence_ms"] == 15000  # 2 x the default 5 s heartbeat + 5 s
+    text = json.dumps(layout)
+    assert "87.3%" not in text and "94.1%" not in text
+    assert "Pipeline Warning" not in text and "Pipeline Healthy" not in text
+
+
+def write_aggregate_row(runtime, geo, val) -> None:
+    with runtime.db.session() as session:
+        session.add(DataQualityMetric(
+            timestamp=datetime.now(timezone.utc), window_seconds=86400, metric_type="aggregate",
+            source=None, geocoding_attempts=geo[1], geocoding_successes=geo[0],
+            validation_attempts=val[1], validation_passes=val[0],
+            created_at=datetime.now(timezone.utc),
+            status=quality_status(geo[0] / geo[1], val[0] / val[1], runtime.config)))
 
 
 def test_charts_are_shaded_where_the_demo_injected_incidents(runtime):

@@ -30,7 +30,20 @@ def test_newest_run_failed_is_at_least_a_warning():
 
 
 def test_no_sources_is_pending():
-    assert health_section([], NOW, CONFIG) == {"status": "pending", "sources": []}
+    assert health_section([], NOW, CONFIG) == {
+        "status": "pending", "runs_24h": 0, "failures_24h": 0, "success_rate_24h": None,
+        "healthy_sources": 0, "sources": []}
+
+
+def test_the_day_is_summed_over_sources():
+    fine = SourceFacts("punch", NOW - HOUR, "success", NOW - HOUR, runs_24h=24, items_24h=70)
+    failing = SourceFacts("vanguard", NOW - HOUR, "failed", NOW - 3 * HOUR, runs_24h=16,
+                          failures_24h=4)
+    section = health_section([failing, fine], NOW, CONFIG)
+    assert (section["runs_24h"], section["failures_24h"]) == (40, 4)
+    assert section["success_rate_24h"] == 36 / 40
+    assert section["healthy_sources"] == 1 and section["status"] == "warning"
+    assert [s["source"] for s in section["sources"]] == ["punch", "vanguard"]
 
 
 def test_facts_from_scrape_runs(database):
@@ -63,4 +76,7 @@ def test_facts_from_scrape_runs(database):
     assert [(s["source"], s["status"]) for s in section["sources"]] == [
         ("daily_trust", "error"), ("punch", "healthy"), ("thisday", "error")]
     assert section["status"] == "error"
+    # partial runs are not failures: 24 + 24 + 1 runs, daily_trust's 24 failed
+    assert (section["runs_24h"], section["failures_24h"]) == (49, 24)
+    assert section["success_rate_24h"] == 25 / 49 and section["healthy_sources"] == 1
     assert section["sources"][1]["last_run_at"] == "2026-11-25T11:30:00Z"

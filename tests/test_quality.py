@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from api.status.quality import quality_entry, quality_section
+from api.status.quality import quality_entry, quality_section, summary_entry
 from tests.status_fixtures import HOUR, NOW, add_conflicts, add_metrics, config, conflict, metric
 
 CONFIG = config()
@@ -34,6 +34,19 @@ def test_one_rate_missing_judges_the_other():
     assert quality_entry(counts((0, 0), (10, 5)), CONFIG)["status"] == "error"
 
 
+@pytest.mark.parametrize("geo,val,expected", [
+    ((100, 90), (100, 80), ("healthy", "warning", "warning")),
+    ((10000, 7499), (100, 100), ("error", "healthy", "error")),
+    ((0, 0), (10, 5), ("pending", "error", "error")),
+    ((0, 0), (0, 0), ("pending", "pending", "pending"))])
+def test_the_summary_says_each_rates_own_status(geo, val, expected):
+    entry = summary_entry(counts(geo, val), CONFIG)
+    assert (entry["geocoding_success_rate_status"], entry["validation_pass_rate_status"],
+            entry["status"]) == expected
+    assert {k: v for k, v in entry.items() if not k.endswith("_rate_status")} == \
+        quality_entry(counts(geo, val), CONFIG)
+
+
 def test_from_the_newest_metric_rows(database):
     older = NOW - 10 * 60 * timedelta(seconds=1)
     newest = NOW - timedelta(minutes=5)
@@ -52,6 +65,9 @@ def test_from_the_newest_metric_rows(database):
     assert section["basis"] == "metrics" and section["as_of"] == "2026-11-25T12:25:00Z"
     assert section["geocoding_attempts"] == 200 and section["geocoding_success_rate"] == 0.95
     assert section["validation_pass_rate"] == 0.8 and section["status"] == "warning"
+    assert section["geocoding_success_rate_status"] == "healthy"
+    assert section["validation_pass_rate_status"] == "warning"
+    assert all("geocoding_success_rate_status" not in s for s in section["by_source"])
     assert [(s["source"], s["as_of"], s["geocoding_attempts"]) for s in section["by_source"]] == [
         ("punch", "2026-11-25T12:25:00Z", 120), ("vanguard", "2026-11-25T12:20:00Z", 80)]
 
@@ -69,6 +85,8 @@ def test_from_conflicts_when_there_are_no_metric_rows(database):
     assert (section["geocoding_attempts"], section["geocoding_successes"]) == (3, 2)
     assert (section["validation_attempts"], section["validation_passes"]) == (2, 1)
     assert section["status"] == "error"
+    assert section["geocoding_success_rate_status"] == "error"      # 2 of 3
+    assert section["validation_pass_rate_status"] == "error"        # 1 of 2
     assert [(s["source"], s["geocoding_attempts"], s["status"]) for s in section["by_source"]] == [
         ("punch", 2, "error"), ("vanguard", 1, "healthy")]
 
@@ -78,4 +96,6 @@ def test_empty_database_is_pending(database):
         section = quality_section(session, NOW, CONFIG)
     assert section == {"status": "pending", "basis": "conflicts", "as_of": None,
                        "geocoding_success_rate": None, "validation_pass_rate": None,
+                       "geocoding_success_rate_status": "pending",
+                       "validation_pass_rate_status": "pending",
                        **counts((0, 0), (0, 0)), "by_source": []}

@@ -15,7 +15,10 @@ TOP_KEYS = {"timestamp", "overall_status", "scraping_health", "data_quality", "a
             "alerts", "freshness"}
 SOURCE_KEYS = {"source", "status", "last_run_at", "last_success_at", "runs_24h",
                "failures_24h", "items_24h", "last_error"}
+HEALTH_KEYS = {"status", "runs_24h", "failures_24h", "success_rate_24h", "healthy_sources",
+               "sources"}
 QUALITY_KEYS = {"status", "basis", "as_of", "geocoding_success_rate", "validation_pass_rate",
+                "geocoding_success_rate_status", "validation_pass_rate_status",
                 "geocoding_attempts", "geocoding_successes", "validation_attempts",
                 "validation_passes", "by_source"}
 ANOMALY_KEYS = {"kind", "source", "detected_at", "value", "baseline", "score", "severity"}
@@ -65,7 +68,9 @@ def test_empty_database_is_all_pending(database):
         doc = pipeline_status(session, NOW, CONFIG)
     assert set(doc) == TOP_KEYS
     assert doc["overall_status"] == "pending"
-    assert doc["scraping_health"] == {"status": "pending", "sources": []}
+    assert doc["scraping_health"] == {"status": "pending", "runs_24h": 0, "failures_24h": 0,
+                                      "success_rate_24h": None, "healthy_sources": 0,
+                                      "sources": []}
     assert doc["data_quality"]["status"] == "pending"
     assert doc["data_quality"]["basis"] == "conflicts"
     assert doc["anomalies"] == [] and doc["alerts"] == []
@@ -80,6 +85,7 @@ def test_full_document_from_crafted_rows(database):
         doc = pipeline_status(session, NOW, CONFIG)
         again = pipeline_status(session, NOW, CONFIG)
     assert set(doc) == TOP_KEYS
+    assert set(doc["scraping_health"]) == HEALTH_KEYS
     assert all(set(item) == SOURCE_KEYS for item in doc["scraping_health"]["sources"])
     assert set(doc["data_quality"]) == QUALITY_KEYS
     assert all(set(item) == ANOMALY_KEYS for item in doc["anomalies"])
@@ -92,11 +98,16 @@ def test_full_document_from_crafted_rows(database):
     assert health["punch"]["status"] == "healthy" and health["punch"]["runs_24h"] == 24
     assert health["sahara_reporters"]["status"] == "error"
     assert doc["scraping_health"]["status"] == "error"
+    assert doc["scraping_health"]["runs_24h"] == 24 + 24 + 17  # sahara silent for 7 of them
+    assert doc["scraping_health"]["success_rate_24h"] == 1.0
+    assert doc["scraping_health"]["healthy_sources"] == 2
 
     quality = doc["data_quality"]
     assert quality["basis"] == "metrics" and quality["as_of"] == "2026-11-25T12:25:00Z"
     assert quality["geocoding_success_rate"] == 400 / 480  # from the counts, unrounded
     assert quality["status"] == "warning"
+    assert quality["geocoding_success_rate_status"] == "warning"  # 400 / 480
+    assert quality["validation_pass_rate_status"] == "healthy"    # 470 / 480
     assert [(s["source"], s["status"]) for s in quality["by_source"]] == [
         ("punch", "healthy"), ("vanguard", "error")]
 

@@ -22,6 +22,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeInt
 from api.schemas.fields import INT32_MAX
 from api.schemas.problems import Problem
 from api.status.anomalies import KINDS as ANOMALY_KINDS
+from api.status.quality import BASES as QUALITY_BASES
 from api.status.series import BUCKETS, METRICS
 from api.status.thresholds import SEVERITIES
 from api.storage.models import METRIC_TYPES, QUALITY_STATUSES, SCRAPE_STATUSES
@@ -36,8 +37,6 @@ StoredCount = Annotated[int, Field(ge=0, le=INT32_MAX)]
 """A count as a row stores it (an INTEGER column)."""
 Sum = NonNegativeInt
 """A count summed over rows (no column bounds it)."""
-QUALITY_BASES = ("metrics", "conflicts")
-"""Where data_quality's numbers come from (api/status/quality.py writes these two words)."""
 
 
 class Document(BaseModel):
@@ -266,11 +265,14 @@ class ScrapingHealth(Document):
     status: Status
     """The worst of the sources' (pending when none)."""
     sources: list[SourceHealth]
-    runs_24h: Sum = Field(default=None)
+    runs_24h: Sum
     """Runs of every source in the last 24 h."""
-    failures_24h: Sum = Field(default=None)
-    success_rate_24h: Rate = Field(default=None)
+    failures_24h: Sum
+    """Of those, the runs that failed."""
+    success_rate_24h: Rate
     """Share of the last 24 h's runs that did not fail (null: no runs)."""
+    healthy_sources: Sum
+    """Sources whose scraping status is healthy."""
 
 
 class QualityFigures(Document):
@@ -300,9 +302,9 @@ class DataQuality(QualityFigures):
     (no metric row yet)."""
     as_of: Optional[Time]
     by_source: list[SourceQuality]
-    geocoding_success_rate_status: Status = Field(default=None)
+    geocoding_success_rate_status: Status
     """The geocoding rate's own status."""
-    validation_pass_rate_status: Status = Field(default=None)
+    validation_pass_rate_status: Status
     """The validation rate's own status."""
 
 

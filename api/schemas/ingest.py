@@ -28,9 +28,8 @@ from api.schemas.fields import (HOUR_SECONDS, INT32_MAX, MAX_ERROR_LENGTH, MAX_S
                                 check_error_text, check_rate, check_source, check_time)
 from api.schemas.problems import Invalid, Problem, item_path
 from api.settings import SETTINGS
-from api.status.quality import RATES
 from api.status.thresholds import quality_status, rate
-from api.storage.models import METRIC_TYPES, QUALITY_STATUSES, SCRAPE_STATUSES
+from api.storage.models import METRIC_TYPES, QUALITY_STATUSES, RATES, SCRAPE_STATUSES
 from api.timeutil import utcnow
 
 RATE_TOLERANCE = 1e-9

@@ -37,7 +37,9 @@ from api.storage.models import DataQualityMetric as M
 from api.status.quality import of_type
 from api.timeutil import HOUR, isoformat
 
-KINDS = ("geocoding_success_rate", "validation_pass_rate", "volume")
+KINDS = (*RATES, "volume")
+RATE_KINDS = tuple(RATES)
+"""The kinds that are rates (0-1, shown as percentages); `volume` is a count of events."""
 MAD_CONSTANT = 0.6745
 """MAD of a normal distribution in standard deviations: makes the score comparable to a z."""
 RATE_MAD_FLOOR = 0.005

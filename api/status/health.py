@@ -8,6 +8,10 @@ range of the started_at index. Sources are those with a run in the last LOOKBACK
 A source's status is the staleness of its last success (api.status.thresholds.staleness_status),
 worsened to at least `warning` when its newest run failed. A success's time is when it
 finished (the data arrived then), or when it started if it has no finish time.
+
+The section also sums the last day over all sources (`runs_24h`, `failures_24h`,
+`success_rate_24h`: runs that did not fail, partial ones included, over all runs) and counts the
+`healthy_sources`, so the page's scraping card shows numbers decided here.
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ from sqlalchemy import asc, bindparam, case, desc, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from api.storage.models import ScrapeRun, time_param
-from api.status.thresholds import staleness_status, worst
+from api.status.thresholds import rate, staleness_status, worst
 from api.timeutil import DAY, isoformat
 
 RUNS = ScrapeRun.__table__
@@ -67,11 +71,23 @@ def source_item(facts: SourceFacts, now: datetime, config: Mapping[str, Any]) ->
             "items_24h": facts.items_24h, "last_error": facts.last_error}
 
 
+def day_totals(sources: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """All sources' last day: runs, failures, the share of runs that did not fail (None with no
+    runs), and how many sources are healthy now."""
+    runs = sum(item["runs_24h"] for item in sources)
+    failures = sum(item["failures_24h"] for item in sources)
+    return {"runs_24h": runs, "failures_24h": failures,
+            "success_rate_24h": rate(runs - failures, runs),
+            "healthy_sources": sum(item["status"] == "healthy" for item in sources)}
+
+
 def health_section(facts: list[SourceFacts], now: datetime,
                    config: Mapping[str, Any]) -> dict[str, Any]:
-    """`scraping_health`: the sources by name, the status the worst of theirs (pending if none)."""
+    """`scraping_health`: the status the worst of the sources' (pending if none), the last day's
+    totals, and the sources by name."""
     sources = [source_item(item, now, config) for item in sorted(facts, key=lambda f: f.source)]
-    return {"status": worst(item["status"] for item in sources), "sources": sources}
+    return {"status": worst(item["status"] for item in sources), **day_totals(sources),
+            "sources": sources}
 # endregion
 
 

@@ -7,8 +7,11 @@ install before the collector's first cycle) the same numbers are counted from `c
 the trailing QUALITY_WINDOW_SECONDS and the section says `"basis": "conflicts"`.
 
 Rates are always derived here from the counts with api.status.thresholds.rate (the database's computed
-columns use the same rule), and statuses from those rates with the current thresholds, so the
-rates, counts and statuses shown can never disagree with each other.
+columns use the same rule), and statuses from those rates with the current thresholds
+(api.status.thresholds.rate_status, the one rule), so the rates, counts and statuses shown can
+never disagree with each other. The section's top level also carries each rate's own status
+(`geocoding_success_rate_status`, `validation_pass_rate_status`): the page's cards show them
+as they are, so the browser never applies a threshold itself.
 """
 from __future__ import annotations
 
@@ -19,16 +22,17 @@ from typing import Any, Iterable, Mapping
 from sqlalchemy import and_, case, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
-from api.storage.models import Conflict
+from api.storage.models import COUNTS, RATES, Conflict
 from api.storage.models import DataQualityMetric as M
 from api.storage.models import as_time, time_param
-from api.status.thresholds import quality_status, rate
+from api.status.thresholds import quality_status, rate, rate_status
 from api.timeutil import isoformat
 
-COUNTS = ("geocoding_attempts", "geocoding_successes", "validation_attempts",
-          "validation_passes")
-RATES = {"geocoding_success_rate": ("geocoding_successes", "geocoding_attempts"),
-         "validation_pass_rate": ("validation_passes", "validation_attempts")}
+BASES = ("metrics", "conflicts")
+"""Where the section's numbers come from: the collector's newest rows, or (no metric row yet)
+the tracker's conflicts counted directly."""
+RATE_STATUS_KEYS = {name: f"{name}_status" for name in RATES}
+"""Top-level keys of `data_quality` holding each rate's own status."""
 BY_SOURCE_LOOKBACK = timedelta(hours=1)
 HISTORY_ROWS = 2000
 """Newest rows read to find when an ongoing rate problem began ("as far as the newest rows
@@ -52,6 +56,17 @@ def quality_entry(counts: Mapping[str, int], config: Mapping[str, Any]) -> dict[
     status = quality_status(rates["geocoding_success_rate"], rates["validation_pass_rate"],
                             config)
     return {"status": status, **rates, **{name: counts[name] for name in COUNTS}}
+
+
+def rate_statuses(entry: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, str]:
+    """Each rate's own status ({"geocoding_success_rate_status": ..., ...}) of an entry."""
+    return {key: rate_status(entry[name], config) for name, key in RATE_STATUS_KEYS.items()}
+
+
+def summary_entry(counts: Mapping[str, int], config: Mapping[str, Any]) -> dict[str, Any]:
+    """The all-sources entry: `quality_entry` plus each rate's own status (what the cards show)."""
+    entry = quality_entry(counts, config)
+    return {**entry, **rate_statuses(entry, config)}
 # endregion
 
 
@@ -157,7 +172,7 @@ def quality_section(session: Session, now: datetime, config: Mapping[str, Any]) 
                       **quality_entry(counts_of(row), config)}
                      for row in sorted(newest_source_rows(session, aggregate.timestamp),
                                        key=lambda row: row.source)]
-        return {**quality_entry(counts_of(aggregate), config), "basis": "metrics",
+        return {**summary_entry(counts_of(aggregate), config), "basis": BASES[0],
                 "as_of": isoformat(aggregate.timestamp), "by_source": by_source}
     window = timedelta(seconds=config["QUALITY_WINDOW_SECONDS"])
     grouped = conflict_counts(session, now - window, now)
@@ -166,7 +181,7 @@ def quality_section(session: Session, now: datetime, config: Mapping[str, Any]) 
     by_source = [{"source": row.source, "as_of": isoformat(row.newest),
                   **quality_entry(counts_of(row), config)}
                  for row in sorted(grouped, key=lambda row: row.source)]
-    return {**quality_entry(total, config), "basis": "conflicts", "as_of": isoformat(newest),
+    return {**summary_entry(total, config), "basis": BASES[1], "as_of": isoformat(newest),
             "by_source": by_source}
 
 

@@ -1,5 +1,6 @@
 """Helpers for the browser tests: the app in a subprocess, a TCP proxy that can refuse
-WebSocket upgrades, metric writes, and waiting for what a person would see."""
+WebSocket upgrades or stall open sockets, a trace of what the page saw and did, metric writes,
+and waiting for what a person would see."""
 from __future__ import annotations
 
 import os
@@ -12,7 +13,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Callable, Mapping, TypeVar
 
 import requests
 
@@ -45,15 +46,18 @@ def wait_for(predicate: Callable[[], T], timeout: float, what: str, interval: fl
 class AppProcess:
     """The app served by Werkzeug in a child process on a fixed port; stop() and start()."""
 
-    def __init__(self, database_url: str, port: int | None = None) -> None:
+    def __init__(self, database_url: str, port: int | None = None,
+                 settings: Mapping[str, str] | None = None) -> None:
         self.database_url = database_url
+        self.settings = dict(settings or {})
+        """Settings for the app, as environment variables (e.g. WS_HEARTBEAT_SECONDS)."""
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30) -> "AppProcess":
         path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-        env = {**os.environ, "PYTHONPATH": path}
+        env = {**os.environ, **self.settings, "PYTHONPATH": path}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.browser.serve_app", self.database_url, str(self.port)],
             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -99,17 +103,22 @@ class TcpProxy:
 
     `block_websockets = True` makes it refuse new WebSocket upgrades (the HTTP connection is
     closed before reaching the app) while plain HTTP still passes; `cut_websockets()` drops
-    the upgraded connections that are open. If the app is down, connections are dropped.
+    the upgraded connections that are open; `stall_websockets()` stops forwarding on them
+    while keeping them open (a middlebox that hangs: neither end sees a close), and
+    `hold_websockets = True` does the same to new upgrades before they reach the app (the
+    browser's socket stays "connecting"). If the app is down, connections are dropped.
     """
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
         self.block_websockets = False
+        self.hold_websockets = False
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self._lock = threading.Lock()
         self._websockets: list[tuple[socket.socket, socket.socket]] = []
+        self._stalled: set[tuple[socket.socket, socket.socket]] = set()
         self.refused_upgrades = 0
         self._closed = False
         threading.Thread(target=self._accept_loop, daemon=True).start()
@@ -141,6 +150,11 @@ class TcpProxy:
             self.refused_upgrades += 1
             client.close()
             return
+        if upgrade and self.hold_websockets:
+            while not self._closed:  # never answered, never closed
+                time.sleep(0.1)
+            client.close()
+            return
         try:
             upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
             upstream.settimeout(None)
@@ -153,7 +167,7 @@ class TcpProxy:
                 self._websockets.append(pair)
         try:
             upstream.sendall(head)
-            self._pump(client, upstream)
+            self._pump(pair)
         finally:
             with self._lock:
                 if pair in self._websockets:
@@ -164,10 +178,15 @@ class TcpProxy:
                 except OSError:
                     pass
 
-    @staticmethod
-    def _pump(a: socket.socket, b: socket.socket) -> None:
+    def _pump(self, pair: tuple[socket.socket, socket.socket]) -> None:
+        a, b = pair
         peers = {a: b, b: a}
         while True:
+            if pair in self._stalled:  # read nothing, send nothing, close nothing
+                if self._closed:
+                    return
+                time.sleep(0.1)
+                continue
             try:
                 readable, _, _ = select.select(list(peers), [], [], 1.0)
             except (OSError, ValueError):
@@ -196,6 +215,13 @@ class TcpProxy:
                     pass
         return len(pairs)
 
+    def stall_websockets(self) -> int:
+        """Stop forwarding on every open upgraded connection, leaving it open; new ones pass."""
+        with self._lock:
+            pairs = list(self._websockets)
+            self._stalled.update(pairs)
+        return len(pairs)
+
     def open_websockets(self) -> int:
         with self._lock:
             return len(self._websockets)
@@ -204,6 +230,61 @@ class TcpProxy:
         self._closed = True
         self._listener.close()
         self.cut_websockets()
+        self._stalled.clear()
+
+
+PAGE_TRACE = """
+(function () {
+  var trace = window.__pwTrace = {messages: [], polls: [], pill: [], stale: [],
+                                  first_value: null};
+  var Plain = window.WebSocket;
+  window.WebSocket = function (url, protocols) {
+    var socket = protocols === undefined ? new Plain(url) : new Plain(url, protocols);
+    socket.addEventListener("message", function () { trace.messages.push(performance.now()); });
+    return socket;
+  };
+  window.WebSocket.prototype = Plain.prototype;
+  ["CONNECTING", "OPEN", "CLOSING", "CLOSED"].forEach(function (k) { window.WebSocket[k] = Plain[k]; });
+  var plainFetch = window.fetch;
+  window.fetch = function (input, init) {
+    var body = init && typeof init.body === "string" ? init.body : "";
+    if (body.indexOf('"output":"%(poll_output)s"') >= 0) { trace.polls.push(performance.now()); }
+    return plainFetch.apply(window, arguments);
+  };
+  var lastPill = null, lastStale = null;
+  new MutationObserver(function () {
+    var pill = document.getElementById("%(pill)s");
+    var panel = document.getElementById("%(live_panel)s");
+    var value = document.getElementById("%(card_value)s");
+    var now = performance.now();
+    if (value && trace.first_value === null) { trace.first_value = value.textContent; }
+    if (pill && pill.textContent !== lastPill) {
+      lastPill = pill.textContent; trace.pill.push([now, lastPill]); }
+    var stale = !!panel && panel.className.indexOf("pw-stale") >= 0;
+    if (panel && stale !== lastStale) { lastStale = stale; trace.stale.push([now, stale]); }
+  }).observe(document, {subtree: true, childList: true, characterData: true, attributes: true});
+})();
+"""
+"""Injected before the page's own scripts (Page.addScriptToEvaluateOnNewDocument, formatted with
+the ids): in `window.__pwTrace`, on the page's clock (performance.now(), ms), every socket
+message, every status poll request, every change of the connection pill's text and of a live
+panel's stale mark, and the geocoding card's text when it first appears. Tests read it
+afterwards, so their own polling cannot blur the timing."""
+
+
+def trace_page(driver) -> None:
+    """Make every page this driver opens from now on keep `window.__pwTrace`."""
+    from dashboard import ids
+
+    source = PAGE_TRACE % {"poll_output": f"{ids.POLL_RESULT}.data", "pill": ids.CONN_PILL,
+                           "live_panel": ids.SOURCES,
+                           "card_value": ids.card("geocoding", "value")}
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": source})
+
+
+def page_trace(driver) -> dict:
+    """The page's trace now, plus `now` on the same clock."""
+    return driver.execute_script("return Object.assign({now: performance.now()}, window.__pwTrace)")
 
 
 def write_aggregate(database_url: str, geocoding: tuple[int, int], validation: tuple[int, int],

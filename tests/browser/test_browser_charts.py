@@ -138,24 +138,30 @@ def test_a_new_hour_of_metrics_reaches_the_charts_without_a_reload(browser, app)
 
 
 def test_reconnect_backoff_and_socket_url(browser, app):
-    """The state machine's two rules, run in the page: 1, 2, 4, 8, 16 s then 30 s, each
-    +-20 % jitter and never above 30 s; the URL is same-host ws: with ?attempt=N."""
+    """The state machine's two rules, run in the page with the page's config: 1, 2, 4, 8, 16 s
+    then 30 s, each +-20 % jitter and never above 30 s; the URL is same-host ws: with
+    ?attempt=N."""
+    import json
+
+    from api.settings import load_config
+    from dashboard.pageconfig import page_config
+
+    cfg = json.dumps(page_config(load_config(environ={}), "/", "/"))
     browser.get(app.url + "/")
     wait_for(lambda: browser.execute_script("return !!window.dash_clientside.pipewatch"), 10,
              "the clientside code is loaded")
     delays = browser.execute_script("""
-        const pw = window.dash_clientside.pipewatch, cfg = {};
+        const pw = window.dash_clientside.pipewatch, cfg = %s;
         const out = {};
         for (let n = 1; n <= 8; n++) {
           out[n] = [];
           for (let i = 0; i < 200; i++) out[n].push(pw._backoffMs(cfg, n));
         }
-        return out;""")
+        return out;""" % cfg)
     for attempt, base in {1: 1, 2: 2, 3: 4, 4: 8, 5: 16, 6: 30, 7: 30, 8: 30}.items():
         samples = delays[str(attempt)]
         assert min(samples) >= 800 * base and max(samples) <= min(30000, 1200 * base)
         assert len(set(samples)) > 1, "jittered"
     url = browser.execute_script(
-        "return window.dash_clientside.pipewatch._socketUrl("
-        "{ws_path: '/api/v1/ws/monitoring/pipeline-status'}, 3)")
+        "return window.dash_clientside.pipewatch._socketUrl(%s, 3)" % cfg)
     assert url == f"ws://127.0.0.1:{app.port}/api/v1/ws/monitoring/pipeline-status?attempt=3"
