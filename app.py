@@ -19,7 +19,7 @@ from api.live import wiring
 from api.runtime import Runtime
 from api.settings import load_config
 from api.storage import migrate
-from api.storage.db import Database
+from api.storage.db import Database, Waits
 
 log = logging.getLogger("pipewatch")
 
@@ -31,7 +31,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> dash.Dash:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     server = Flask(__name__)
     server.config["MAX_CONTENT_LENGTH"] = settings["MAX_BODY_BYTES"]
-    runtime = Runtime(settings, Database(settings["DATABASE_URL"]))
+    runtime = Runtime(settings, Database(settings["DATABASE_URL"], Waits.from_config(settings)))
     server.extensions["pipewatch"] = runtime
     if settings["AUTO_MIGRATE"]:
         _migrate_on_start(runtime)

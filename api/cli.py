@@ -86,9 +86,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def _open_database(config: dict[str, Any]):
     from api.storage import migrate
-    from api.storage.db import Database
+    from api.storage.db import Database, Waits
 
-    db = Database(config["DATABASE_URL"])
+    db = Database(config["DATABASE_URL"], Waits.from_config(config))
     migrate.upgrade(db.engine)
     return db
 
@@ -117,9 +117,9 @@ def _show(value: Any) -> str:
 
 def cmd_migrate(args: argparse.Namespace, config: dict[str, Any]) -> int:
     from api.storage import migrate
-    from api.storage.db import Database
+    from api.storage.db import Database, Waits
 
-    db = Database(config["DATABASE_URL"])
+    db = Database(config["DATABASE_URL"], Waits.from_config(config))
     try:
         if args.down:
             migrate.downgrade(db.engine, args.revision)

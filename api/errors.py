@@ -8,20 +8,23 @@ import logging
 from typing import Any
 
 from flask import Flask, got_request_exception, jsonify, request
-from sqlalchemy.exc import OperationalError, InterfaceError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 
-DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
-"""What SQLAlchemy raises when the database does not answer: a request gets 503, a background
-worker retries later. Any other exception is a bug and is reported as one."""
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
+"""What SQLAlchemy raises when the database does not answer (PoolTimeout: every pooled
+connection stayed busy, e.g. on a hung server): a request gets 503, a background worker
+retries later. Any other exception is a bug and is reported as one."""
 
 CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
     405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "payload_too_large",
-    415: "unsupported_media_type", 422: "unprocessable_entity", 429: "too_many_requests",
-    500: "internal_error", 503: "service_unavailable",
+    414: "uri_too_long", 415: "unsupported_media_type", 422: "unprocessable_entity",
+    429: "too_many_requests", 431: "request_header_fields_too_large", 500: "internal_error",
+    503: "service_unavailable",
 }
 
 
@@ -38,11 +41,76 @@ class ApiError(Exception):
         self.headers = headers or {}  # e.g. Retry-After on a 429
 
 
+# region: database faults, named for the caller and the log
+
+# Why a database call failed, as a caller can act on it: wait and retry (locked, unavailable),
+# or wait for an operator (read_only, disk_full). Never the driver's message: it may carry a
+# path, a host or a user name.
+DATABASE_FAULTS = {
+    "locked": "another connection held the database's write lock for too long",
+    "read_only": "the database cannot be written to (read-only)",
+    "disk_full": "the database's disk is full",
+    "unavailable": "the database did not answer",
+}
+# Seconds a caller should wait before retrying; read_only and disk_full need an operator.
+RETRY_AFTER_SECONDS = {"locked": 1, "unavailable": 5}
+
+_SQLITE_FAULTS = {5: "locked", 6: "locked", 8: "read_only", 13: "disk_full"}  # BUSY, LOCKED,
+# READONLY, FULL (primary result codes; the extended ones carry them in their low byte)
+_POSTGRES_FAULTS = {"25006": "read_only", "53100": "disk_full", "55P03": "locked",
+                    "40P01": "locked"}  # read_only_sql_transaction, disk_full,
+# lock_not_available (lock_timeout), deadlock_detected
+
+
+def database_fault(exc: BaseException) -> str | None:
+    """The DATABASE_FAULTS key for a database error, or None when it is not the database's
+    fault (a constraint, a bug in a query): those stay 500s."""
+    if isinstance(exc, PoolTimeout):
+        return "unavailable"  # every pooled connection stayed busy for PG_POOL_TIMEOUT_SECONDS
+    original = getattr(exc, "orig", None) or exc
+    sqlite_code = getattr(original, "sqlite_errorcode", None)
+    if sqlite_code is not None:
+        return _SQLITE_FAULTS.get(sqlite_code & 0xFF, "unavailable")
+    sqlstate = getattr(original, "sqlstate", None) or ""
+    if sqlstate in _POSTGRES_FAULTS:
+        return _POSTGRES_FAULTS[sqlstate]
+    if sqlstate[:2] in ("08", "53", "57", "58"):  # connection, resources, cancelled, system
+        return "unavailable"
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return "unavailable"
+    return None
+
+
+def describe_database_error(exc: BaseException) -> str:
+    """For the log: the exception's class and the driver's code, never its message."""
+    original = getattr(exc, "orig", None) or exc
+    code = (getattr(original, "sqlite_errorname", None) or getattr(original, "sqlstate", None)
+            or "")
+    return f"{type(original).__name__}{f' {code}' if code else ''}"
+
+
+def database_fault_response(cause: str):
+    """503 naming the cause; Retry-After when waiting helps."""
+    response = error_response(503, "database unavailable",
+                              {"reason": DATABASE_FAULTS[cause], "cause": cause},
+                              code="database_unavailable")
+    if cause in RETRY_AFTER_SECONDS:
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS[cause])
+    return response
+
+# endregion
+
+
+def error_document(status: int, message: str, details: Any = None,
+                   code: str | None = None) -> dict[str, Any]:
+    """The one error shape, as data (also written by the server itself: api/gunicorn_worker.py)."""
+    return {"error": {"code": code or CODES.get(status, "error"), "message": message,
+                      "details": details}}
+
+
 def error_response(status: int, message: str, details: Any = None, code: str | None = None,
                    headers: dict[str, str] | None = None):
-    body = {"error": {"code": code or CODES.get(status, "error"), "message": message,
-                      "details": details}}
-    response = jsonify(body)
+    response = jsonify(error_document(status, message, details, code))
     response.status_code = status
     response.headers.update(headers or {})
     if status == 401:  # a 401 names the scheme it wants (RFC 9110)
@@ -112,12 +180,15 @@ def init_app(server: Flask) -> None:
             response.headers["Allow"] = ", ".join(allowed or exc.valid_methods)
         return response
 
-    @server.errorhandler(OperationalError)  # DATABASE_UNAVAILABLE
-    @server.errorhandler(InterfaceError)
-    def _database_down(exc):
-        log.warning("database unavailable: %s", type(exc.orig).__name__ if hasattr(exc, "orig") else exc)
-        return error_response(503, "database unavailable", {"reason": "the database did not answer"},
-                              code="database_unavailable")
+    @server.errorhandler(DBAPIError)  # DATABASE_UNAVAILABLE and every other driver error
+    @server.errorhandler(PoolTimeout)
+    def _database_fault(exc):
+        cause = database_fault(exc)
+        if cause is None:
+            return _unexpected(exc)
+        log.warning("database fault on %s %s: %s (%s)", request.method, request.path, cause,
+                    describe_database_error(exc))
+        return database_fault_response(cause)
 
     @server.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -15,6 +15,7 @@ from flask import Flask, current_app
 from api.status.anomalies import AnomalyCache
 from api.storage.db import Database
 from api.status.sequence import Sequencer
+from api.storage.readiness import BoundedCheck, Readiness, check as check_readiness
 from api.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,13 @@ class Runtime:
     change_listeners: list[Callable[[], None]] = field(default_factory=list)
     # Stopped by close(); each worker polls it (or waits on it) to end promptly.
     stopping: threading.Event = field(default_factory=threading.Event)
+    # /readyz's database check: bounded in time, one in flight (api/storage/readiness.py).
+    readiness: BoundedCheck[Readiness] = field(init=False)
     _workers: list[threading.Thread] = field(default_factory=list)
     _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.readiness = BoundedCheck(lambda: check_readiness(self.db))
 
     def notify_change(self) -> None:
         """Tell whoever listens that committed data changed (call after commit, never before)."""

@@ -7,9 +7,10 @@ and threaded workers need a thread per socket.
 
 `serve(config)` replaces this process with gunicorn (signals then reach gunicorn directly).
 Every setting travels in the environment, never on the command line where `ps` would show the
-database password. gunicorn loads this module as its config (`-c python:api.serving`) for one
-hook: when the worker is told to stop, its sockets are closed at once with 1001 ("going away"),
-so clients reconnect elsewhere instead of waiting out the graceful timeout.
+database password. gunicorn loads this module as its config (`-c python:api.serving`) for
+the worker class and request limits below, and for one hook: when the worker is told to stop,
+its sockets are closed at once with 1001 ("going away"), so clients reconnect elsewhere
+instead of waiting out the graceful timeout.
 
 Several workers or hosts: run gunicorn yourself, as README shows (`gunicorn_command` is that
 command); with PostgreSQL they all hear every change through LISTEN/NOTIFY.
@@ -23,6 +24,21 @@ from typing import Any, Mapping
 from api.settings import REPO_ROOT, SETTINGS
 
 APP = "app:server"
+
+# region: gunicorn settings (gunicorn reads these names from this module, its config file)
+
+# The gevent worker, writing gunicorn's own 414 and 431 in the API's JSON error shape.
+worker_class = "api.gunicorn_worker.JsonErrorGeventWorker"
+# gunicorn's largest bounded limits (its default request line is 4094 bytes). The API's
+# biggest query (100 `source` names of up to 100 characters, a 512-character cursor, a range)
+# can reach ~11 KB in plain ASCII and more percent-encoded, past any bounded value: README
+# "Failure modes" says what fits. 0 would be unbounded, for every client.
+REQUEST_LINE_LIMIT = 8190
+HEADER_FIELD_LIMIT = 8190
+limit_request_line = REQUEST_LINE_LIMIT
+limit_request_field_size = HEADER_FIELD_LIMIT
+
+# endregion
 
 
 def _env_value(value: Any) -> str:
@@ -46,7 +62,7 @@ def gunicorn_command(config: Mapping[str, Any], workers: int = 1) -> list[str]:
     # Each socket is a gevent "connection"; leave room for HTTP requests beside them.
     connections = max(1000, config["WS_MAX_CONNECTIONS"] + 200)
     return [sys.executable, "-m", "gunicorn", APP,
-            "--worker-class", "gevent", "--workers", str(workers),
+            "--workers", str(workers),  # worker class and limits: this module, above
             "--worker-connections", str(connections),
             "--bind", bind, "--chdir", str(REPO_ROOT),
             "--graceful-timeout", str(config["GRACEFUL_TIMEOUT_SECONDS"]),

@@ -67,6 +67,27 @@ SETTINGS: tuple[Setting, ...] = (
             secret=True),
     Setting("AUTO_MIGRATE", True, _bool,
             "Upgrade the database to the newest migration when the app starts."),
+    Setting("SQLITE_LOCK_WAIT_SECONDS", 5.0, float,
+            "SQLite: longest a statement waits for another connection's write lock (the "
+            "tracker, a cron `collect`, a backup, `sqlite3` in a shell). The wait is taken in "
+            "short steps that let the server answer everything else meanwhile; after it a "
+            "write answers 503 with cause `locked` and Retry-After. Keep it well under "
+            "gunicorn's 30 s worker timeout."),
+    Setting("PG_CONNECT_TIMEOUT_SECONDS", 5, int,
+            "PostgreSQL: longest wait for a new connection (libpq `connect_timeout`; libpq "
+            "treats 1 as 2). 0 waits forever."),
+    Setting("PG_STATEMENT_TIMEOUT_SECONDS", 60.0, float,
+            "PostgreSQL: the server cancels a statement running longer than this "
+            "(`statement_timeout`); the request answers 503. 0 turns it off."),
+    Setting("PG_LOCK_TIMEOUT_SECONDS", 5.0, float,
+            "PostgreSQL: longest a statement waits for a row or table lock (`lock_timeout`); "
+            "then 503 with cause `locked` and Retry-After. 0 waits forever."),
+    Setting("PG_POOL_TIMEOUT_SECONDS", 5.0, float,
+            "PostgreSQL: longest a request waits for a free pooled connection (all in use, "
+            "e.g. while the database hangs); then 503."),
+    Setting("READY_TIMEOUT_SECONDS", 1.0, float,
+            "/readyz answers 503 when the database has not answered its checks within this "
+            "long (a hung server, not only a stopped one)."),
     Setting("HEALTHY_RATE", 0.90, float,
             "A geocoding or validation rate at or above this is healthy."),
     Setting("WARNING_RATE", 0.75, float,
@@ -194,6 +215,13 @@ def _check(config: Mapping[str, Any]) -> None:
             raise ConfigError(f"{name} must be positive")
     if config["AUTH_FAILURE_LIMIT"] < 0:
         raise ConfigError("AUTH_FAILURE_LIMIT must not be negative")
+    for name in ("SQLITE_LOCK_WAIT_SECONDS", "PG_CONNECT_TIMEOUT_SECONDS",
+                 "PG_STATEMENT_TIMEOUT_SECONDS", "PG_LOCK_TIMEOUT_SECONDS"):
+        if config[name] < 0:
+            raise ConfigError(f"{name} must not be negative")
+    for name in ("PG_POOL_TIMEOUT_SECONDS", "READY_TIMEOUT_SECONDS"):
+        if config[name] <= 0:
+            raise ConfigError(f"{name} must be positive")
 
 
 def redact_url(url: str) -> str:

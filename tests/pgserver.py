@@ -119,3 +119,25 @@ def start_server() -> PostgresServer:
     except Exception:
         shutil.rmtree(parent, ignore_errors=True)
         raise
+
+
+def start_standby(primary: PostgresServer) -> PostgresServer:
+    """A hot standby of `primary` (pg_basebackup -R): a real read-only server, for tests of
+    writes refused with `read_only_sql_transaction`. The caller must `stop()` it."""
+    parent = Path(tempfile.mkdtemp(prefix="pipewatch-pg-standby-"))
+    data_dir = parent / "data"
+    if primary.as_postgres_user:
+        shutil.chown(parent, "postgres", "postgres")
+        os.chmod(parent, 0o755)
+    standby = PostgresServer(primary.bin_dir, data_dir, _free_port(), primary.as_postgres_user)
+    try:
+        standby._run("pg_basebackup", "-h", "127.0.0.1", "-p", str(primary.port), "-U",
+                     "postgres", "-D", str(data_dir), "-R", "-X", "stream", "-c", "fast")
+        options = (f"-p {standby.port} -k {data_dir} -c listen_addresses=127.0.0.1 "
+                   "-c fsync=off -c hot_standby=on -c max_connections=300")
+        standby._run("pg_ctl", "-D", str(data_dir), "-o", options, "-l",
+                     str(data_dir / "server.log"), "-w", "start")
+    except Exception:
+        shutil.rmtree(parent, ignore_errors=True)
+        raise
+    return standby

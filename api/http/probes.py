@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from api.errors import ApiError
+from api.errors import DATABASE_FAULTS, ApiError, database_fault
 from api.runtime import get_runtime
-from api.storage import migrate
+from api.storage.readiness import CheckTimedOut
 
 
 def healthz():
@@ -14,16 +14,26 @@ def healthz():
 
 
 def readyz():
-    """Ready means the database answers and its schema is at the newest migration."""
+    """Ready means the database answers within READY_TIMEOUT_SECONDS, its schema is at the
+    newest migration, and it can be written to (api/storage/readiness.py)."""
     runtime = get_runtime()
+    timeout = runtime.config["READY_TIMEOUT_SECONDS"]
     try:
-        current = migrate.current_revision(runtime.db.engine)
-    except Exception:  # noqa: BLE001 - any failure to reach the database means not ready
+        state = runtime.readiness(timeout)
+    except CheckTimedOut as exc:
+        raise ApiError(503, f"the database did not answer within {timeout:g} s",
+                       {"dialect": runtime.db.dialect, "cause": "unavailable",
+                        "waiting_seconds": round(exc.waited, 1)}, code="not_ready") from None
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the database means not ready
         raise ApiError(503, "database unreachable",
-                       {"dialect": runtime.db.dialect}, code="not_ready") from None
-    head = migrate.head_revision()
-    if current != head:
+                       {"dialect": runtime.db.dialect,
+                        "cause": database_fault(exc) or "unavailable"},
+                       code="not_ready") from None
+    if state.revision != state.head:
         raise ApiError(503, "database schema is not at the newest migration",
-                       {"current": current, "head": head,
+                       {"current": state.revision, "head": state.head,
                         "fix": "python app.py migrate"}, code="not_ready")
-    return jsonify({"status": "ready", "revision": current})
+    if state.fault is not None:
+        raise ApiError(503, DATABASE_FAULTS[state.fault],
+                       {"dialect": runtime.db.dialect, "cause": state.fault}, code="not_ready")
+    return jsonify({"status": "ready", "revision": state.revision})

@@ -19,6 +19,7 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeInt
 
+from api.errors import DATABASE_FAULTS
 from api.schemas.fields import INT32_MAX
 from api.schemas.problems import Problem
 from api.status.anomalies import KINDS as ANOMALY_KINDS
@@ -59,7 +60,10 @@ class ErrorDetails(Document):
     fix: str = Field(default=None)
     """What to do about it."""
     reason: str = Field(default=None)
-    """Why the database could not be used (503)."""
+    """Why the database could not be used (503), in words."""
+    cause: Literal[tuple(DATABASE_FAULTS)] = Field(default=None)
+    """The same as a word a program can act on (503): `locked` and `unavailable` pass (see
+    Retry-After), `read_only` and `disk_full` need an operator."""
     dialect: str = Field(default=None)
     """The database kind that did not answer (/readyz)."""
     current: Optional[str] = Field(default=None)

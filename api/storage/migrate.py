@@ -23,12 +23,21 @@ def alembic_config(engine: Engine | None = None, connection=None) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as connection:
+        _no_statement_timeout(connection)
         command.upgrade(alembic_config(connection=connection), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
     with engine.begin() as connection:
+        _no_statement_timeout(connection)
         command.downgrade(alembic_config(connection=connection), revision)
+
+
+def _no_statement_timeout(connection) -> None:
+    """PG_STATEMENT_TIMEOUT_SECONDS bounds requests; building an index on a big table may
+    rightly take longer, so a migration's transaction runs without it."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
 
 
 def head_revision() -> str:
