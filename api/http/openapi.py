@@ -71,8 +71,16 @@ def _range(default_days: int | None) -> list[dict[str, Any]]:
             _query("end", TIME, "To, excluded (default: now).")]
 
 
-READ_ERRORS = {"401": _error("PIPEWATCH_READ_TOKEN is set and the bearer token (or the /login "
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again",
+                               "schema": {"type": "integer", "minimum": 0}}}
+THROTTLED = {**_error("Too many wrong tokens from this address lately (AUTH_FAILURE_LIMIT in "
+                      "AUTH_FAILURE_WINDOW_SECONDS): wait, then retry"), "headers": RETRY_AFTER}
+UNAVAILABLE = {**_error("The database is unavailable; `details.cause` says why (`locked` and "
+                        "`unavailable` pass: see Retry-After)"), "headers": RETRY_AFTER}
+AUTH_ERRORS = {"401": _error("PIPEWATCH_READ_TOKEN is set and the bearer token (or the /login "
                              "cookie) is missing or wrong"),
+               "429": THROTTLED}
+READ_ERRORS = {**AUTH_ERRORS,
                "422": _error("A query parameter is invalid; `details.problems` lists each")}
 READ = [{}, {"bearer": []}]
 
@@ -98,6 +106,7 @@ def _write(summary: str, item: type, stored: type, config: Mapping[str, Any]) ->
             "413": _error(f"The body is larger than MAX_BODY_BYTES "
                           f"({config['MAX_BODY_BYTES']} bytes)"),
             "415": _error("Content-Type is not application/json"),
+            "429": THROTTLED, "503": UNAVAILABLE,
             "422": _error("The body is invalid; `details.problems` lists every problem (path, "
                           "message); nothing was written")}}}
 
@@ -164,9 +173,9 @@ def paths(config: Mapping[str, Any]) -> dict[str, Any]:
         "/api/v1/sources": {"get": {
             "summary": "Every known source with its current scraping and data-quality status",
             "security": READ,
-            "responses": {"503": _error("The database is unavailable"),
+            "responses": {"503": UNAVAILABLE,
                           "200": _json(documents.Sources, "One item per source, by name"),
-                          "401": READ_ERRORS["401"]}}},
+                          **AUTH_ERRORS}}},
         "/api/v1/alerts": _history("Alerts open now (`current`) and alert periods overlapping "
                                    "the range (`items`, newest first)", documents.Alerts),
         "/api/v1/anomalies": _history("Anomalies of the newest hour (`current`) and every "
@@ -176,8 +185,8 @@ def paths(config: Mapping[str, Any]) -> dict[str, Any]:
             "summary": "The pipeline status document (the same JSON the WebSocket pushes)",
             "security": READ,
             "responses": {"200": _json(documents.PipelineStatus, "The current status"),
-                          "401": READ_ERRORS["401"],
-                          "503": _error("The database is unavailable")}}},
+                          **AUTH_ERRORS,
+                          "503": UNAVAILABLE}}},
         "/api/v1/ws/monitoring/pipeline-status": {"get": {
             "summary": "WebSocket: the status document (PipelineStatus) on connect, then on "
                        f"every change and at least every {config['WS_HEARTBEAT_SECONDS']:g} s. "
@@ -187,7 +196,9 @@ def paths(config: Mapping[str, Any]) -> dict[str, Any]:
                           "400": {"description": "Not a WebSocket handshake"},
                           "401": {"description": "PIPEWATCH_READ_TOKEN is set and neither the "
                                                  "bearer token nor the /login cookie matches"},
-                          "403": {"description": "Origin not allowed"}}}},
+                          "403": {"description": "Origin not allowed"},
+                          "429": {"description": "Too many wrong tokens from this address "
+                                                 "lately: wait Retry-After seconds"}}}},
         "/api/v1/openapi.json": {"get": {
             "summary": "This document",
             "responses": {"200": _json({"type": "object"}, f"OpenAPI {OPENAPI_VERSION}")}}},
@@ -201,7 +212,7 @@ def paths(config: Mapping[str, Any]) -> dict[str, Any]:
                              "responses": {"200": {"description": "Prometheus exposition",
                                                    "content": {"text/plain": {
                                                        "schema": {"type": "string"}}}},
-                                           "401": READ_ERRORS["401"]}}},
+                                           **AUTH_ERRORS}}},
     }
 
 

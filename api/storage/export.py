@@ -187,6 +187,9 @@ def copy_csv_chunks(db: Database, filters: MetricFilters,
         with driver.cursor() as cursor:
             cursor.execute("SET LOCAL extra_float_digits = 1")
             cursor.execute("SET LOCAL client_encoding = 'UTF8'")
+            # One COPY streams the whole export, at the pace of the client reading it: no
+            # PG_STATEMENT_TIMEOUT_SECONDS for it (a client that goes away ends it instead).
+            cursor.execute("SET LOCAL statement_timeout = 0")
             with cursor.copy(f"COPY ({sql}) TO STDOUT", params) as copy:
                 yield (",".join(COLUMNS) + "\n").encode()
                 lines: list = []
