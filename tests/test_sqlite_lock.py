@@ -1,7 +1,7 @@
 """Another process's write lock on the SQLite file never freezes the server.
 
-The app runs under its production server (gunicorn, one gevent worker) while a real `sqlite3`
-process holds `BEGIN IMMEDIATE` on the file. Everything else keeps answering while a write
+The app runs under its production server (gunicorn, one gevent worker) while another process
+holds `BEGIN IMMEDIATE` on the file. Everything else keeps answering while a write
 waits: /healthz, reads (WAL), the socket's heartbeats. The waiting write ends in 201 when the
 lock frees within SQLITE_LOCK_WAIT_SECONDS, else in a 503 naming the cause, with Retry-After;
 never a dropped connection.
@@ -9,9 +9,9 @@ never a dropped connection.
 from __future__ import annotations
 
 import json
-import shutil
 import statistics
 import subprocess
+import sys
 import threading
 import time
 from typing import Any
@@ -30,28 +30,32 @@ HEARTBEAT_SECONDS = 0.3
 HEALTHZ_MEDIAN_SECONDS = 0.1
 HEALTHZ_WORST_SECONDS = 0.3  # generous: two cores shared with other tests
 
-pytestmark = pytest.mark.skipif(shutil.which("sqlite3") is None,
-                                reason="needs the sqlite3 command (apt-get install sqlite3)")
+# Another program holding the write lock, in a process of its own (as the tracker, a cron
+# `collect` or `sqlite3 pipewatch.db` would): Python's sqlite3 module, so the test needs no CLI.
+HOLD_LOCK = """
+import sqlite3, sys
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("BEGIN IMMEDIATE")
+connection.execute("INSERT INTO scrape_runs (source, started_at, status, items_found, items_new) "
+                   "VALUES ('held-by-another-process', '2026-01-01', 'success', 0, 0)")
+print("locked", flush=True)
+sys.stdin.readline()
+connection.execute("ROLLBACK")
+"""
 
 
 class LockHolder:
-    """`sqlite3 FILE` in a subprocess holding BEGIN IMMEDIATE until `release()`."""
+    """A second process holding BEGIN IMMEDIATE on the file until `release()`."""
 
     def __init__(self, path: str) -> None:
-        self.process = subprocess.Popen(["sqlite3", path], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True)
-        self._send("BEGIN IMMEDIATE;\nINSERT INTO scrape_runs (source, started_at, status, "
-                   "items_found, items_new) VALUES ('held-by-sqlite3', '2026-01-01', 'success', "
-                   "0, 0);\nSELECT 'locked';")
+        self.process = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, path],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self.process.stdout.readline().strip() == "locked"
-
-    def _send(self, sql: str) -> None:
-        self.process.stdin.write(sql + "\n")
-        self.process.stdin.flush()
 
     def release(self) -> None:
         if self.process.poll() is None:
-            self._send("ROLLBACK;\n.quit")
+            self.process.stdin.write("\n")
+            self.process.stdin.flush()
             self.process.wait(10)
 
 
