@@ -16,6 +16,7 @@ from typing import Any, Iterator
 import jsonschema_rs
 import pytest
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import func, select, update
 
 from api.demo.seed import seed_demo
 from api.schemas import documents
@@ -25,6 +26,7 @@ from api.status.anomalies import KINDS
 from api.status.series import BUCKETS, METRICS
 from api.status.thresholds import SEVERITIES
 from api.storage.models import METRIC_TYPES, QUALITY_STATUSES, SCRAPE_STATUSES
+from api.storage.models import DataQualityMetric as M
 from api.timeutil import isoformat, utcnow
 from tests.conftest import BASE_OVERRIDES
 from tests.export_fixtures import TOKEN, auth
@@ -38,7 +40,20 @@ def app(make_sqlite_app):
     app = make_sqlite_app(PIPEWATCH_INGEST_TOKEN=TOKEN, MAX_BODY_BYTES=4096)
     runtime = app.server.extensions["pipewatch"]
     seed_demo(runtime.db, runtime.config, days=3, seed=7, progress=False)
+    collapse_newest_hour(runtime.db)
     return app
+
+
+def collapse_newest_hour(db) -> None:
+    """Geocoding collapses in every source's newest hour, so the status has a current anomaly
+    and its alert whatever the clock: the demo's own incidents fall where `now` puts them."""
+    with db.session() as session:
+        newest = session.execute(select(func.max(M.timestamp))
+                                 .where(M.metric_type == "hourly")).scalar_one()
+        session.execute(update(M)
+                        .where(M.metric_type == "hourly", M.source.is_not(None),
+                               M.timestamp == newest)
+                        .values(geocoding_attempts=200, geocoding_successes=10, status="error"))
 
 
 @pytest.fixture
