@@ -12,6 +12,7 @@ from typing import Any, Mapping
 
 import dash
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import auth, errors
 from api.http.routes import register_routes
@@ -31,6 +32,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> dash.Dash:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     server = Flask(__name__)
     server.config["MAX_CONTENT_LENGTH"] = settings["MAX_BODY_BYTES"]
+    if settings["TRUSTED_PROXIES"]:  # the client's address and scheme, as the proxies saw them
+        hops = settings["TRUSTED_PROXIES"]
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=hops, x_proto=hops)
     runtime = Runtime(settings, Database(settings["DATABASE_URL"], Waits.from_config(settings)))
     server.extensions["pipewatch"] = runtime
     if settings["AUTO_MIGRATE"]:

@@ -107,8 +107,8 @@ def _throttle() -> FailureThrottle:
 
 
 def client_address() -> str:
-    """The address failures are counted by: the TCP peer (a proxy's, unless the server is told
-    to trust its forwarding header; README "Access control")."""
+    """The address failures are counted by: the TCP peer, or with TRUSTED_PROXIES the client
+    as the outermost trusted proxy saw it (ProxyFix, app.py)."""
     return request.remote_addr or "unknown"
 
 

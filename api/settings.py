@@ -176,6 +176,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AUTH_THROTTLE_MAX_ADDRESSES", 10_000, int,
             "Most client addresses whose failures are remembered (per process); the address "
             "that failed least recently is forgotten first."),
+    Setting("TRUSTED_PROXIES", 0, int,
+            "How many reverse proxies in front of pipewatch append to X-Forwarded-For and "
+            "X-Forwarded-Proto; the client address (failed-token counts) and scheme (Origin "
+            "check) are then read from them. 0: the TCP peer, headers ignored. Never set it "
+            "higher than the proxies you run: clients could choose their own address."),
     Setting("LOG_LEVEL", "INFO", str, "Python logging level."),
 )
 
@@ -213,8 +218,9 @@ def _check(config: Mapping[str, Any]) -> None:
                  "AUTH_FAILURE_WINDOW_SECONDS", "AUTH_THROTTLE_MAX_ADDRESSES"):
         if config[name] <= 0:
             raise ConfigError(f"{name} must be positive")
-    if config["AUTH_FAILURE_LIMIT"] < 0:
-        raise ConfigError("AUTH_FAILURE_LIMIT must not be negative")
+    for name in ("AUTH_FAILURE_LIMIT", "TRUSTED_PROXIES"):
+        if config[name] < 0:
+            raise ConfigError(f"{name} must not be negative")
     for name in ("SQLITE_LOCK_WAIT_SECONDS", "PG_CONNECT_TIMEOUT_SECONDS",
                  "PG_STATEMENT_TIMEOUT_SECONDS", "PG_LOCK_TIMEOUT_SECONDS"):
         if config[name] < 0:

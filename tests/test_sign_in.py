@@ -106,6 +106,33 @@ def test_wrong_bearer_reads_are_throttled_per_address(client):
                       environ_base=ATTACKER).status_code == 200
 
 
+def test_behind_trusted_proxies_each_client_is_counted_by_its_own_address(make_app):
+    """All requests arrive from the proxy's address; with TRUSTED_PROXIES=1 the client's
+    address comes from X-Forwarded-For, so a guesser never locks out the others. Without the
+    setting the header is ignored: a client cannot pick its own address."""
+    proxy = {"REMOTE_ADDR": "10.0.0.1"}
+
+    def via_proxy(client, token, client_address):
+        return client.get("/api/v1/sources", headers={**bearer(token),
+                                                      "X-Forwarded-For": client_address},
+                          environ_base=proxy)
+
+    trusting = make_app(PIPEWATCH_READ_TOKEN=READ, AUTH_FAILURE_LIMIT=2,
+                        AUTH_FAILURE_WINDOW_SECONDS=2, TRUSTED_PROXIES=1)
+    client = trusting.server.test_client()
+    for _ in range(2):
+        assert via_proxy(client, "guess", "203.0.113.9").status_code == 401
+    assert_throttled(via_proxy(client, READ, "203.0.113.9"))
+    assert via_proxy(client, READ, "198.51.100.7").status_code == 200
+
+    naive = make_app(PIPEWATCH_READ_TOKEN=READ, AUTH_FAILURE_LIMIT=2,
+                     AUTH_FAILURE_WINDOW_SECONDS=2)
+    client = naive.server.test_client()
+    for address in ("203.0.113.9", "203.0.113.10"):
+        assert via_proxy(client, "guess", address).status_code == 401
+    assert_throttled(via_proxy(client, READ, "198.51.100.7"))
+
+
 def test_wrong_bearer_writes_are_throttled(client):
     for _ in range(5):
         response = client.post("/api/v1/metrics", json={}, headers=bearer("guess"),
