@@ -109,6 +109,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("METRICS_STALE_SECONDS", 3600, int,
             "The status raises a `metrics_stale` warning when the newest aggregate metric row "
             "is older than this (the collector stopped); 0 turns the alert off."),
+    Setting("ALERT_FOR_SECONDS", 120, int,
+            "An alert stays `pending` until its condition has held this long (seen at every "
+            "evaluation), then fires; a dip shorter than this never fires. 0 fires at once."),
+    Setting("ALERT_KEEP_FIRING_SECONDS", 300, int,
+            "A firing alert resolves only after its condition has been clear this long "
+            "(hysteresis: a rate wobbling around its threshold fires once and resolves once)."),
+    Setting("ALERT_FLAPPING_TRANSITIONS", 6, int,
+            "An alert whose key changed state more than this many times in the last hour is "
+            "marked `flapping`."),
+    Setting("ALERT_EVALUATE_SECONDS", 10.0, float,
+            "The alert evaluator runs on every change and at least this often (pending alerts "
+            "fire and cleared ones resolve on time with no new data); 0 turns the in-process "
+            "evaluator off (another process on the same database, or tests, evaluate)."),
     Setting("COLLECTOR_INTERVAL_SECONDS", 300, int,
             "How often the in-process collector writes metric rows; 0 turns it off "
             "(then run `python app.py collect` from cron)."),

@@ -20,7 +20,8 @@ from api.storage.db import Database
 from tests.pgserver import PostgresServer, PostgresUnavailable, start_server
 
 SKIP_POSTGRES = os.environ.get("PIPEWATCH_SKIP_POSTGRES") == "1"
-BASE_OVERRIDES = {"COLLECTOR_INTERVAL_SECONDS": 0, "SIMULATE": False, "LOG_LEVEL": "WARNING"}
+BASE_OVERRIDES = {"COLLECTOR_INTERVAL_SECONDS": 0, "ALERT_EVALUATE_SECONDS": 0,
+                  "SIMULATE": False, "LOG_LEVEL": "WARNING"}
 
 
 def pytest_configure(config: pytest.Config) -> None:

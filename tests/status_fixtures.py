@@ -86,3 +86,12 @@ def hourly_history(source: str, end: datetime, hours: int, geo=(10, 9), val=(10,
         if with_all_sources:
             rows.append(metric(stamp, source=None, geo=geo, val=val))
     return rows
+
+
+def evaluate_alerts(db, now: datetime, conf: Mapping[str, Any] | None = None) -> int:
+    """One alert evaluation at `now` in its own transaction (what the app's evaluator runs on
+    every change): the status then lists the alerts it opened."""
+    from api.status.evaluation import evaluate
+
+    with db.session() as session:
+        return evaluate(session, now, CONFIG if conf is None else conf)

@@ -41,6 +41,7 @@ def app(make_sqlite_app):
     runtime = app.server.extensions["pipewatch"]
     seed_demo(runtime.db, runtime.config, days=3, seed=7, progress=False)
     collapse_newest_hour(runtime.db)
+    app.server.extensions["pipewatch.evaluator"].run_once()  # the alerts it raised, pending
     return app
 
 

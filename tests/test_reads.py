@@ -9,6 +9,7 @@ from api.status.alerts import alert_periods
 from api.storage.models import ScrapeRun
 from api.timeutil import floor_hour, isoformat, utcnow
 from tests.export_fixtures import add, metric
+from tests.status_fixtures import evaluate_alerts
 
 
 @pytest.fixture
@@ -38,6 +39,7 @@ def history(runtime):
             ScrapeRun(source="vanguard", started_at=now - timedelta(hours=3),
                       finished_at=now - timedelta(hours=3), status="failed", items_found=0,
                       items_new=0, error="HTTP 503")])
+    evaluate_alerts(db, utcnow(), runtime.config)  # what the evaluator does after a change
     return newest
 
 

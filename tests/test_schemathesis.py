@@ -67,6 +67,7 @@ def seeded(app):
     runtime = app.server.extensions["pipewatch"]
     summary = seed_demo(runtime.db, runtime.config, days=2, seed=7)
     assert summary["metrics"] > 0 and summary["scrape_runs"] > 0
+    app.server.extensions["pipewatch.evaluator"].run_once()  # open the seeded incidents' alerts
     return app
 
 

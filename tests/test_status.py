@@ -7,7 +7,7 @@ from datetime import timedelta
 from api.status.document import pipeline_status
 from api.timeutil import utcnow
 from tests.status_fixtures import HOUR, NOW, add_conflicts, add_forecast, add_metrics, \
-    add_runs, config, conflict, hourly_history, metric, run
+    add_runs, config, conflict, evaluate_alerts, hourly_history, metric, run
 
 CONFIG = config()
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
@@ -22,7 +22,8 @@ QUALITY_KEYS = {"status", "basis", "as_of", "geocoding_success_rate", "validatio
                 "geocoding_attempts", "geocoding_successes", "validation_attempts",
                 "validation_passes", "by_source"}
 ANOMALY_KEYS = {"kind", "source", "detected_at", "value", "baseline", "score", "severity"}
-ALERT_KEYS = {"key", "severity", "title", "message", "source", "since"}
+ALERT_KEYS = {"key", "severity", "title", "message", "source", "since", "id", "state",
+              "fired_at", "flapping", "ack", "silenced"}
 
 
 def times_in(value, path=""):
@@ -81,6 +82,7 @@ def test_empty_database_is_all_pending(database):
 
 def test_full_document_from_crafted_rows(database):
     write_pipeline(database)
+    evaluate_alerts(database, NOW)
     with database.session() as session:
         doc = pipeline_status(session, NOW, CONFIG)
         again = pipeline_status(session, NOW, CONFIG)
@@ -118,6 +120,10 @@ def test_full_document_from_crafted_rows(database):
                     "anomaly:geocoding_success_rate:vanguard", "quality:geocoding_success_rate"]
     anomaly_alert = doc["alerts"][2]
     assert anomaly_alert["since"] == "2026-11-25T09:00:00Z"  # the first of three bad hours
+    # Just opened by the evaluation at NOW: pending (ALERT_FOR_SECONDS), unacknowledged.
+    assert {(a["state"], a["fired_at"], a["flapping"], a["ack"], a["silenced"])
+            for a in doc["alerts"]} == {("pending", None, False, None, None)}
+    assert sorted(a["id"] for a in doc["alerts"]) == [1, 2, 3, 4]
     assert doc["overall_status"] == "error"
     assert doc["freshness"] == {"latest_conflict_at": "2026-11-25T12:27:00Z",
                                 "latest_metric_at": "2026-11-25T12:25:00Z",
@@ -130,6 +136,7 @@ def test_basis_conflicts_when_metrics_are_empty(database):
     add_runs(database, [run("punch", NOW - HOUR)])
     add_conflicts(database, [conflict("punch", NOW - HOUR),
                              conflict("punch", NOW - 2 * HOUR, "failed", "passed")])
+    evaluate_alerts(database, NOW)
     with database.session() as session:
         doc = pipeline_status(session, NOW, CONFIG)
     quality = doc["data_quality"]
@@ -144,6 +151,7 @@ def test_basis_conflicts_when_metrics_are_empty(database):
 
 def test_stale_metrics_are_said(database):
     add_metrics(database, [metric(NOW - 2 * HOUR, "aggregate", window_seconds=86400)])
+    evaluate_alerts(database, NOW)
     with database.session() as session:
         doc = pipeline_status(session, NOW, CONFIG)
     assert [alert["key"] for alert in doc["alerts"]] == ["metrics_stale"]

@@ -4,12 +4,15 @@
 other route in api/http/routes.py. The hub computes the status only through
 `api.status.document.current_status(runtime, caller="hub")`, hears in-process writers through
 `runtime.change_listeners`, and starts its broadcaster and the change feed with the first socket.
+The alert evaluator (api/live/evaluator.py) hears the same changes: in-process commits, and
+the change feed's once it runs; its timer covers the rest.
 """
 from __future__ import annotations
 
 from flask import Flask
 
 from api.live import changefeed, websocket
+from api.live.evaluator import Evaluator
 from api.live.hub import Hub
 from api.runtime import Runtime, get_runtime
 
@@ -42,14 +45,25 @@ def init_app(server: Flask) -> None:
 
         return current_status(runtime, caller="hub")
 
+    evaluator = Evaluator(runtime)
+
+    def changed_elsewhere(notify):
+        def both() -> None:
+            notify()
+            evaluator.notify()
+        local.start_feed(runtime, both)
+
     local = LocalChanges()
     hub = Hub(compute, telemetry=runtime.telemetry,
               heartbeat_seconds=config["WS_HEARTBEAT_SECONDS"],
               coalesce_seconds=config["WS_COALESCE_SECONDS"],
               start_worker=runtime.start_worker, stopping=runtime.stopping,
-              on_start=lambda notify: local.start_feed(runtime, notify))
+              on_start=changed_elsewhere)
     local.hub = hub
     server.extensions["pipewatch.hub"] = hub
     runtime.change_listeners.append(local)
+    runtime.change_listeners.append(evaluator.notify)
+    server.extensions["pipewatch.evaluator"] = evaluator
+    evaluator.start()
     runtime.on_close(hub.stop)
     server.config["SOCK_SERVER_OPTIONS"] = websocket.socket_options(config)

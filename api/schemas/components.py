@@ -19,7 +19,7 @@ REF_TEMPLATE = "#/components/schemas/{model}"
 MODELS: tuple[type[BaseModel], ...] = (
     documents.Error, documents.Metric, documents.MetricsPage, documents.MetricsCreated,
     documents.ScrapeRun, documents.ScrapeRunsCreated, documents.Series, documents.Sources,
-    documents.Alerts, documents.Anomalies, documents.PipelineStatus, documents.Liveness,
+    documents.Alerts, documents.AlertEvents, documents.Anomalies, documents.PipelineStatus, documents.Liveness,
     documents.Readiness, ingest.MetricInput, ingest.ScrapeRunInput)
 """The documents the API's operations name; the models they hold are generated with them."""
 

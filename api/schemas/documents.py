@@ -22,11 +22,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeInt
 from api.errors import DATABASE_FAULTS
 from api.schemas.fields import INT32_MAX
 from api.schemas.problems import Problem
+from api.status.alerts import KINDS as ALERT_KINDS
 from api.status.anomalies import KINDS as ANOMALY_KINDS
 from api.status.quality import BASES as QUALITY_BASES
 from api.status.series import BUCKETS, METRICS
 from api.status.thresholds import SEVERITIES
-from api.storage.models import METRIC_TYPES, QUALITY_STATUSES, SCRAPE_STATUSES
+from api.storage.models import (ALERT_STATES, METRIC_TYPES, OPEN_ALERT_STATES, QUALITY_STATUSES,
+                                SCRAPE_STATUSES)
 
 Time = AwareDatetime
 """ISO 8601 UTC with Z, as api.timeutil.isoformat writes it."""
@@ -194,18 +196,38 @@ class Series(Document):
 # region Alerts and anomalies
 
 
-class Alert(Document):
-    """A condition an operator must act on, now."""
+class Ack(Document):
+    """Someone said they are on it; it ends with its occurrence."""
 
+    by: str
+    note: str
+    at: Time
+
+
+class Alert(Document):
+    """An open occurrence of a condition an operator must act on (pending or firing)."""
+
+    id: Annotated[int, Field(ge=1)]
+    """The occurrence; the next occurrence of the same key gets a new id."""
     key: str
     """Stable while the condition lasts (`source_stale:punch`)."""
+    state: Literal[OPEN_ALERT_STATES]
+    """pending: seen for less than ALERT_FOR_SECONDS; firing: held that long (and keeps firing
+    until clear for ALERT_KEEP_FIRING_SECONDS)."""
     severity: Severity
     title: str
     message: str
-    """What was seen and what was expected."""
+    """What was seen and what was expected (as last seen while the condition held)."""
     source: Optional[str]
     since: Optional[Time]
     """When the condition began, as far as the newest rows show."""
+    fired_at: Optional[Time]
+    """null while pending."""
+    flapping: bool
+    """Its key changed state more than ALERT_FLAPPING_TRANSITIONS times in the last hour."""
+    ack: Optional[Ack]
+    silenced: None
+    """Always null for now: reserved for silences (a later release fills it)."""
 
 
 class AlertPeriod(Document):
@@ -370,6 +392,34 @@ class Alerts(Document):
     """Open now (from the status document)."""
     items: list[AlertPeriod]
     """Periods overlapping the range, newest start first."""
+
+
+class AlertEvent(Document):
+    """A transition of an alert occurrence (or a change of its severity while open)."""
+
+    id: Annotated[int, Field(ge=1)]
+    alert_id: Annotated[int, Field(ge=1)]
+    """The occurrence (`id` of the status document's alert)."""
+    key: str
+    kind: Literal[ALERT_KINDS]
+    source: Optional[str]
+    at: Time
+    state: Literal[ALERT_STATES]
+    severity: Severity
+    message: str
+
+
+class AlertEvents(Document):
+    """`GET /api/v1/alerts/events`: one page of transitions, in (at, id) order."""
+
+    items: list[AlertEvent]
+    next_cursor: Optional[str]
+    """Pass back as `cursor` (with the same filters) for the next page; null on the last."""
+    next_url: Optional[str]
+    """This request with the next cursor."""
+    truncated: bool
+    """More transitions follow this page."""
+    limit: Annotated[int, Field(ge=1)]
 
 
 class Anomalies(Document):

@@ -36,6 +36,8 @@ FAILING_ERROR_RUNS = 3
 RATE_NAMES = {"geocoding_success_rate": "Geocoding success rate",
               "validation_pass_rate": "Validation pass rate"}
 KIND_NAMES = {**RATE_NAMES, "volume": "Event volume"}
+KINDS = ("quality", "source_stale", "scraper_failing", "anomaly", "metrics_stale")
+"""The first part of every key (`quality:validation_pass_rate:punch` is a `quality` alert)."""
 BAD = SEVERITIES
 """A rate or staleness judged one of these raises an alert."""
 

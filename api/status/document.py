@@ -19,7 +19,8 @@ from typing import Any, Mapping
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from api.status import alerts, anomalies, health, quality
+from api.status import alerts, anomalies, health, lifecycle, quality
+from api.storage import alert_store
 from api.storage.models import RATES, Conflict, DataQualityMetric, Forecast, ScrapeRun
 from api.status.thresholds import rate_status, worst
 from api.timeutil import isoformat, parse_iso, utcnow
@@ -58,13 +59,11 @@ def _histories(session: Session, section: Mapping[str, Any],
                    for entry in listed for name in RATES)}
 
 
-def pipeline_status(session: Session, now: datetime, config: Mapping[str, Any],
-                    cache: anomalies.AnomalyCache | None = None) -> dict[str, Any]:
-    """The status document (docs/architecture.md) as of `now` (aware UTC), without `seq`.
-
-    `cache` (the runtime's) only saves recomputing unchanged anomalies: same document."""
+def _observe(session: Session, now: datetime, config: Mapping[str, Any],
+             cache: anomalies.AnomalyCache | None) -> dict[str, Any]:
+    """Every section computed from the data at `now`, and the alert conditions that hold."""
     if now.tzinfo is None:
-        raise ValueError("pipeline_status needs a timezone-aware `now`")
+        raise ValueError("the status needs a timezone-aware `now`")
     if session.get_bind().dialect.name == "postgresql":
         # Short index seeks whose cost estimates can still cross jit_above_cost on big tables:
         # JIT compiling took 270 ms of a 310 ms statement on 864 k scrape runs. This transaction only.
@@ -73,17 +72,37 @@ def pipeline_status(session: Session, now: datetime, config: Mapping[str, Any],
     scraping = health.health_section(facts, now, config)
     data_quality = quality.quality_section(session, now, config)
     current = anomalies.current_anomalies(session, config, now, cache)
-    found = alerts.current_alerts(data_quality, _histories(session, data_quality, config),
-                                  facts, current, now, config)
+    conditions = alerts.current_alerts(data_quality, _histories(session, data_quality, config),
+                                       facts, current, now, config)
+    return {"scraping_health": scraping, "data_quality": data_quality, "anomalies": current,
+            "conditions": conditions}
+
+
+def alert_conditions(session: Session, now: datetime, config: Mapping[str, Any],
+                     cache: anomalies.AnomalyCache | None = None) -> list[dict[str, Any]]:
+    """The alert conditions that hold at `now` (what the lifecycle evaluator judges)."""
+    return _observe(session, now, config, cache)["conditions"]
+
+
+def pipeline_status(session: Session, now: datetime, config: Mapping[str, Any],
+                    cache: anomalies.AnomalyCache | None = None) -> dict[str, Any]:
+    """The status document (docs/architecture.md) as of `now` (aware UTC), without `seq`.
+
+    `overall_status` is the worst of the sections and of the conditions holding now; `alerts`
+    lists the open occurrences the evaluator stored (api/status/lifecycle.py), so it reads
+    the database, never writes it. `cache` (the runtime's) only saves recomputing unchanged
+    anomalies: same document."""
+    seen = _observe(session, now, config, cache)
+    scraping, data_quality = seen["scraping_health"], seen["data_quality"]
     overall = worst([scraping["status"], data_quality["status"],
-                     *(item["severity"] for item in found)])
+                     *(item["severity"] for item in seen["conditions"])])
     return {
         "timestamp": isoformat(now),
         "overall_status": overall,
         "scraping_health": scraping,
         "data_quality": data_quality,
-        "anomalies": [{key: item[key] for key in ANOMALY_KEYS} for item in current],
-        "alerts": found,
+        "anomalies": [{key: item[key] for key in ANOMALY_KEYS} for item in seen["anomalies"]],
+        "alerts": lifecycle.shown(seen["conditions"], alert_store.open_occurrences(session)),
         "freshness": freshness(session),
     }
 

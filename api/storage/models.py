@@ -18,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Boolean,
     String,
     Text,
     TypeDecorator,
@@ -263,6 +264,69 @@ class RevokedSession(Base):
 
     session_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the id
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+ALERT_STATES = ("pending", "firing", "resolved")
+OPEN_ALERT_STATES = ("pending", "firing")
+
+
+class AlertOccurrence(Base):
+    """One occurrence of an alert: from the evaluation that first saw its condition to the one
+    that resolved it (api/status/lifecycle.py). The next occurrence of the same `key` is a new
+    row, so an ack (stored here) ends with its occurrence.
+
+    `title`, `severity` and `message` are as of the last transition; the status shows the live
+    ones while the condition holds. `cleared_at` is when a firing alert's condition was first
+    seen clear (it resolves ALERT_KEEP_FIRING_SECONDS later unless the condition returns).
+    """
+
+    __tablename__ = "alert_occurrences"
+    __table_args__ = (
+        CheckConstraint(_one_of("state", ALERT_STATES), name="state"),
+        Index("ix_alert_occurrences_state", "state"),
+        Index("ix_alert_occurrences_key_started_at", "key", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    source: Mapped[Optional[str]] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)
+    since: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    fired_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    cleared_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    flapping: Mapped[bool] = mapped_column(Boolean, default=False)
+    ack_by: Mapped[Optional[str]] = mapped_column(String(100))
+    ack_note: Mapped[Optional[str]] = mapped_column(Text)
+    ack_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+
+
+class AlertTransition(Base):
+    """A state change of an occurrence (or a change of its severity), written once by the
+    one evaluator of the database; GET /api/v1/alerts/events lists them."""
+
+    __tablename__ = "alert_transitions"
+    __table_args__ = (
+        CheckConstraint(_one_of("state", ALERT_STATES), name="state"),
+        Index("ix_alert_transitions_at", "at"),
+        Index("ix_alert_transitions_key_at", "key", "at"),
+        Index("ix_alert_transitions_occurrence_id", "occurrence_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    occurrence_id: Mapped[int] = mapped_column(ForeignKey("alert_occurrences.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    source: Mapped[Optional[str]] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
 
 
 # Newest-first scans ("the latest rows") read this index from its start.

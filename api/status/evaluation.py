@@ -1,0 +1,35 @@
+"""One evaluation of the alert lifecycle: the only code that writes occurrences and transitions.
+
+It runs in its own write transaction, after taking the database's evaluator lock
+(api/storage/alert_store.lock_evaluation): whichever process or host evaluates, evaluations
+take turns and each starts from what the previous one committed, so every transition is
+written exactly once. The status document only reads what this wrote (docs/architecture.md).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Mapping
+
+from sqlalchemy.orm import Session
+
+from api.status import lifecycle
+from api.status.anomalies import AnomalyCache
+from api.status.document import alert_conditions
+from api.storage import alert_store
+
+
+def evaluate(session: Session, now: datetime, config: Mapping[str, Any],
+             cache: AnomalyCache | None = None) -> int:
+    """Bring the occurrences up to date with the conditions at `now`; the rows it wrote.
+
+    The session must be fresh (the lock is its transaction's first statement); the caller
+    commits. An evaluation that changes nothing writes nothing, so it wakes no one."""
+    alert_store.lock_evaluation(session)
+    steps = lifecycle.plan(alert_conditions(session, now, config, cache),
+                           alert_store.open_occurrences(session),
+                           alert_store.recent_transitions(session,
+                                                          now - lifecycle.FLAPPING_WINDOW),
+                           now, config)
+    alert_store.apply(session, steps, now)
+    return len(steps)
+

@@ -1,0 +1,137 @@
+"""The SQL of the alert lifecycle: open occurrences, transitions, the evaluator's lock, acks.
+
+The rules live in api/status/lifecycle.py; this module reads and writes their rows, and
+holds the shapes both share (`OpenOccurrence` read, `Step` to write).
+Callers own the session and its transaction.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.orm import Session
+
+from api.storage.models import OPEN_ALERT_STATES, AlertOccurrence, AlertTransition
+
+EVALUATOR_LOCK_KEY = 0x70697065_77617463 & 0x7FFFFFFFFFFFFFFF
+"""pg_advisory_xact_lock's key for the alert evaluator ("pipewatc" in ASCII): one per database."""
+
+
+@dataclass(frozen=True)
+class OpenOccurrence:
+    """The columns of an open (pending or firing) occurrence that the rule and the status read."""
+
+    id: int
+    key: str
+    state: str
+    severity: str
+    title: str
+    message: str
+    source: Optional[str]
+    since: Optional[datetime]
+    started_at: datetime
+    fired_at: Optional[datetime]
+    cleared_at: Optional[datetime]
+    flapping: bool
+    ack_by: Optional[str] = None
+    ack_note: Optional[str] = None
+    ack_at: Optional[datetime] = None
+
+
+@dataclass
+class Step:
+    """One write: `occurrence` None opens a new one; `updates` are its new column values;
+    `transition` (a state) is recorded with the alert's severity and message when set."""
+
+    occurrence: Optional[int]
+    alert: Mapping[str, Any]
+    updates: dict[str, Any] = field(default_factory=dict)
+    transition: Optional[str] = None
+
+
+def kind_of(key: str) -> str:
+    """`quality:validation_pass_rate:punch` -> `quality` (the filter of the events route)."""
+    return key.split(":", 1)[0]
+
+
+_OPEN_COLUMNS = [getattr(AlertOccurrence, name) for name in OpenOccurrence.__dataclass_fields__]
+
+
+def lock_evaluation(session: Session) -> None:
+    """Make this transaction the only evaluation running on the database until it ends.
+
+    PostgreSQL: a transaction-level advisory lock, released by COMMIT or ROLLBACK, so every
+    worker and host on the database takes turns, and each reads the occurrences after the
+    previous one committed (READ COMMITTED): a transition is written exactly once. The wait is
+    bounded by PG_LOCK_TIMEOUT_SECONDS. SQLite: BEGIN IMMEDIATE takes the file's write lock
+    before the first read, which orders evaluations of every process the same way (the wait is
+    api/storage/sqlite_locks.py's). Must be the transaction's first statement."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVALUATOR_LOCK_KEY})
+    else:
+        session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def open_occurrences(session: Session) -> list[OpenOccurrence]:
+    """Every pending or firing occurrence: one read of the state index."""
+    rows = session.connection().execute(
+        select(*_OPEN_COLUMNS).where(AlertOccurrence.state.in_(OPEN_ALERT_STATES))
+        .order_by(AlertOccurrence.id))
+    return [OpenOccurrence(*row) for row in rows]
+
+
+def recent_transitions(session: Session, since: datetime) -> dict[str, int]:
+    """Transitions per key at or after `since` (the flapping window)."""
+    rows = session.execute(select(AlertTransition.key, func.count())
+                           .where(AlertTransition.at >= since).group_by(AlertTransition.key))
+    return {key: count for key, count in rows}
+
+
+def apply(session: Session, steps: Iterable[Step], now: datetime) -> None:
+    """Write the steps of `lifecycle.plan`, each transition stamped `now`."""
+    for step in steps:
+        occurrence = step.occurrence
+        if occurrence is None:
+            occurrence = session.execute(insert(AlertOccurrence).values(**step.updates)
+                                         .returning(AlertOccurrence.id)).scalar_one()
+        elif step.updates:
+            session.execute(update(AlertOccurrence).where(AlertOccurrence.id == occurrence)
+                            .values(**step.updates))
+        if step.transition is not None:
+            alert = step.alert
+            session.execute(insert(AlertTransition).values(
+                occurrence_id=occurrence, key=alert["key"], kind=kind_of(alert["key"]),
+                source=alert["source"], at=now, state=step.transition,
+                severity=alert["severity"], message=alert["message"]))
+
+
+def set_ack(session: Session, occurrence_id: int, by: Optional[str], note: Optional[str],
+            at: Optional[datetime]) -> bool:
+    """Set (or with `at` None, clear) the ack of an OPEN occurrence; False when there is none."""
+    result = session.execute(
+        update(AlertOccurrence)
+        .where(AlertOccurrence.id == occurrence_id,
+               AlertOccurrence.state.in_(OPEN_ALERT_STATES))
+        .values(ack_by=by, ack_note=note, ack_at=at))
+    return result.rowcount == 1
+
+
+def list_transitions(session: Session, start: datetime, end: datetime,
+                     sources: Sequence[str] | None, kinds: Sequence[str] | None,
+                     after: tuple[datetime, int] | None, limit: int) -> list[Any]:
+    """Transitions with `start <= at < end`, ordered by (at, id), after the keyset position
+    `after`; `limit + 1` rows are read so the caller knows whether a page follows."""
+    query = (select(AlertTransition)
+             .where(AlertTransition.at >= start, AlertTransition.at < end)
+             .order_by(AlertTransition.at, AlertTransition.id).limit(limit + 1))
+    if sources:
+        query = query.where(AlertTransition.source.in_(sources))
+    if kinds:
+        query = query.where(AlertTransition.kind.in_(kinds))
+    if after is not None:
+        moment, row_id = after
+        query = query.where((AlertTransition.at > moment)
+                            | ((AlertTransition.at == moment) & (AlertTransition.id > row_id)))
+    return list(session.scalars(query))
