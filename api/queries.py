@@ -12,6 +12,7 @@ from typing import Any, Sequence
 from api.status.alerts import alert_periods
 from api.status.anomalies import find_anomalies
 from api.status.series import fetch_series
+from api.storage.alert_store import EventFilters, list_transitions
 
 
 def series(runtime, metric: str, start: datetime, end: datetime,
@@ -35,3 +36,11 @@ def anomaly_history(runtime, start: datetime, end: datetime,
     """Every anomalous hour in the range."""
     with runtime.db.session() as session:
         return list(find_anomalies(session, runtime.config, start, end, sources or None))
+
+
+def alert_events(runtime, filters: EventFilters, after: tuple[datetime, int] | None,
+                 limit: int) -> list[dict[str, Any]]:
+    """Alert transitions in (at, id) order after `after`: up to `limit + 1` (one more than a
+    page, so the caller knows whether another follows)."""
+    with runtime.db.session() as session:
+        return list_transitions(session, filters, after, limit)

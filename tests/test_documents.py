@@ -188,6 +188,12 @@ def test_alerts_and_anomalies(client, path, model):
     assert one["sources"] == ["vanguard"] and one["items"]
 
 
+def test_alert_events(client):
+    page = conforms(client.get("/api/v1/alerts/events?limit=2"), documents.AlertEvents)
+    assert page["items"] and {item["state"] for item in page["items"]} == {"pending"}
+    assert conforms(client.get(page["next_url"]), documents.AlertEvents)["items"]
+
+
 def test_probes(client, other_app):
     conforms(client.get("/healthz"), documents.Liveness)
     conforms(client.get("/readyz"), documents.Readiness)

@@ -1,4 +1,5 @@
-"""Export cursors: opaque, signed, bound to the filters they were issued for.
+"""Page cursors (the metrics export, the alert events): opaque, signed, bound to the filters
+they were issued for.
 
 A cursor carries the keyset position of the last row sent, (timestamp, id), and a digest of the
 query's filters, serialized and signed by itsdangerous (the signer Flask itself uses). A cursor
@@ -12,9 +13,13 @@ import json
 from datetime import datetime
 from typing import Any, Mapping
 
+from urllib.parse import urlencode
+
+from flask import request
 from itsdangerous import BadPayload, BadSignature, URLSafeSerializer
 
 from api.errors import ApiError
+from api.storage.alert_store import EventFilters
 from api.storage.export import MetricFilters
 from api.timeutil import parse_iso
 
@@ -28,17 +33,21 @@ def signer(config: Mapping[str, Any]) -> URLSafeSerializer:
     return URLSafeSerializer(hashlib.sha256(secret.encode()).digest(), salt=SALT)
 
 
-def _filters_digest(filters: MetricFilters) -> str:
+Filters = MetricFilters | EventFilters
+"""Anything with `canonical()`: the filters a cursor is bound to."""
+
+
+def _filters_digest(filters: Filters) -> str:
     return hashlib.sha256(json.dumps(filters.canonical()).encode()).hexdigest()[:16]
 
 
-def encode_cursor(position: tuple[datetime, int], filters: MetricFilters,
+def encode_cursor(position: tuple[datetime, int], filters: Filters,
                   serializer: URLSafeSerializer) -> str:
     moment, row_id = position
     return serializer.dumps([moment.isoformat(), row_id, _filters_digest(filters)])
 
 
-def decode_cursor(cursor: str, filters: MetricFilters,
+def decode_cursor(cursor: str, filters: Filters,
                   serializer: URLSafeSerializer) -> tuple[datetime, int]:
     """The keyset position in `cursor`; ApiError 400 if forged, damaged or from other filters."""
     try:
@@ -55,6 +64,12 @@ def decode_cursor(cursor: str, filters: MetricFilters,
         raise _bad_cursor("cursor belongs to a query with other filters; "
                           "repeat the same filters with it")
     return position
+
+
+def next_page_url(cursor: str) -> str:
+    """This request's URL with `cursor` in place of its own (its filters kept)."""
+    params = [(k, v) for k, v in request.args.items(multi=True) if k != "cursor"]
+    return f"{request.path}?{urlencode(params + [('cursor', cursor)])}"
 
 
 def _bad_cursor(reason: str) -> ApiError:

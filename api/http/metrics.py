@@ -5,13 +5,12 @@ buckets the trend charts draw.
 from __future__ import annotations
 
 from datetime import datetime
-from urllib.parse import urlencode
 
 from flask import Response, jsonify, request
 
 from api import queries
 from api.errors import ApiError
-from api.http.cursors import decode_cursor, encode_cursor, signer
+from api.http.cursors import decode_cursor, encode_cursor, next_page_url, signer
 from api.http.formats import MEDIA_TYPES, capped, csv_chunks, encoded, ndjson_chunks
 from api.http.query import (ExportQuery, parse_export_query, parse_range, parse_sources,
                             raise_problems, single_value)
@@ -47,12 +46,8 @@ def _json_page(db: Database, query: ExportQuery, after, serializer):
         rows, next_position = fetch_page(session, query.filters, after, query.limit)
     next_cursor = (encode_cursor(next_position, query.filters, serializer)
                    if next_position else None)
-    next_url = None
-    if next_cursor:
-        params = [(k, v) for k, v in request.args.items(multi=True) if k != "cursor"]
-        next_url = f"{request.path}?{urlencode(params + [('cursor', next_cursor)])}"
     return jsonify({"items": [row_dict(row) for row in rows], "next_cursor": next_cursor,
-                    "next_url": next_url, "truncated": next_cursor is not None,
+                    "next_url": next_page_url(next_cursor) if next_cursor else None, "truncated": next_cursor is not None,
                     "limit": query.limit})
 
 

@@ -24,6 +24,7 @@ from api.runtime import get_runtime
 from api.schemas import documents, ingest
 from api.schemas.components import component_schemas, ref
 from api.schemas.fields import MAX_SOURCE_LENGTH
+from api.status.alerts import KINDS as ALERT_KINDS
 from api.status.series import BUCKETS, MAX_POINTS, METRICS
 from api.storage.models import METRIC_TYPES, QUALITY_STATUSES
 
@@ -178,6 +179,27 @@ def paths(config: Mapping[str, Any]) -> dict[str, Any]:
                           **AUTH_ERRORS}}},
         "/api/v1/alerts": _history("Alerts open now (`current`) and alert periods overlapping "
                                    "the range (`items`, newest first)", documents.Alerts),
+        "/api/v1/alerts/events": {"get": {
+            "summary": "Alert transitions (pending, firing, resolved, severity changes), oldest "
+                       "first, in cursor pages",
+            "security": READ,
+            "parameters": [
+                *_range(None),
+                _sources("Only these sources (repeatable)."),
+                _query("kind", {"type": "string", "enum": list(ALERT_KINDS)},
+                       "Only these kinds of alert (repeatable; the key's first part).",
+                       array=True),
+                _query("limit", {"type": "integer", "minimum": 1,
+                                 "maximum": config["EXPORT_MAX_LIMIT"]},
+                       f"Transitions per page (default {config['EXPORT_DEFAULT_LIMIT']}; more "
+                       "than the maximum is a 422)."),
+                _query("cursor", {"type": "string", "maxLength": MAX_CURSOR_LENGTH},
+                       "`next_cursor` of the previous page; repeat the same filters.")],
+            "responses": {
+                "200": _json(documents.AlertEvents, "Transitions ordered by (at, id); "
+                                                    "start <= at < end"),
+                "400": _error("The cursor was altered, damaged, or belongs to other filters"),
+                **READ_ERRORS}}},
         "/api/v1/anomalies": _history("Anomalies of the newest hour (`current`) and every "
                                       "anomalous hour in the range (`items`, newest first)",
                                       documents.Anomalies),

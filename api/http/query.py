@@ -14,6 +14,8 @@ from typing import Any, Sequence
 
 from api.errors import ApiError
 from api.schemas.fields import check_source_filter, parse_moment
+from api.status.alerts import KINDS as ALERT_KINDS
+from api.storage.alert_store import EventFilters
 from api.storage.export import MetricFilters
 from api.storage.models import METRIC_TYPES, QUALITY_STATUSES
 from api.timeutil import utcnow
@@ -35,6 +37,13 @@ class ExportQuery:
     limit: int | None
     cursor: str | None
     format: str
+
+
+@dataclass(frozen=True)
+class EventsQuery:
+    filters: EventFilters
+    limit: int
+    cursor: str | None
 
 
 def single_value(args: Any, name: str, problems: list[dict[str, str]]) -> str | None:
@@ -125,6 +134,13 @@ def parse_sources(values: Sequence[str], problems: list[dict[str, str]]) -> list
     return sources
 
 
+def _cursor(args: Any, problems: list[dict[str, str]]) -> str | None:
+    cursor = single_value(args, "cursor", problems) or None
+    if cursor is not None and len(cursor) > MAX_CURSOR_LENGTH:
+        problems.append({"path": "cursor", "message": "invalid cursor"})
+    return cursor
+
+
 def negotiate_format(fmt: str | None, accept: str | None) -> str | None:
     """`format=` wins; else the Accept header (text/csv, application/x-ndjson); else JSON."""
     if fmt:
@@ -150,9 +166,7 @@ def parse_export_query(args: Any, accept: str | None, *, default_limit: int,
     limit = parse_limit(single_value(args, "limit", problems),
                         None if streaming else default_limit, None if streaming else max_limit,
                         problems)
-    cursor = single_value(args, "cursor", problems) or None
-    if cursor is not None and len(cursor) > MAX_CURSOR_LENGTH:
-        problems.append({"path": "cursor", "message": "invalid cursor"})
+    cursor = _cursor(args, problems)
     filters = MetricFilters(
         start=start, end=end,
         metric_types=_choices(args, "metric_type", METRIC_TYPES, problems),
@@ -160,3 +174,17 @@ def parse_export_query(args: Any, accept: str | None, *, default_limit: int,
         statuses=_choices(args, "status", QUALITY_STATUSES, problems))
     raise_problems(problems)
     return ExportQuery(filters=filters, limit=limit, cursor=cursor, format=fmt or "json")
+
+
+def parse_events_query(args: Any, *, default_limit: int, max_limit: int) -> EventsQuery:
+    """`GET /api/v1/alerts/events`: range, sources, kinds, limit, cursor; one 422 for all."""
+    problems: list[dict[str, str]] = []
+    start, end = parse_range(args, problems)
+    sources = parse_sources(args.getlist("source"), problems)
+    kinds = _choices(args, "kind", ALERT_KINDS, problems)
+    limit = parse_limit(single_value(args, "limit", problems), default_limit, max_limit,
+                        problems)
+    cursor = _cursor(args, problems)
+    raise_problems(problems)
+    return EventsQuery(EventFilters(start=start, end=end, sources=tuple(sources), kinds=kinds),
+                       limit or default_limit, cursor)

@@ -48,6 +48,7 @@ ROUTES: tuple[Route, ...] = (
     Route(("POST",), "/api/v1/scrape-runs", scrape_runs.post_scrape_runs, OWN),
     Route(("GET",), "/api/v1/sources", sources.list_sources),
     Route(("GET",), "/api/v1/alerts", alerts.list_alerts),
+    Route(("GET",), "/api/v1/alerts/events", alerts.list_events),
     Route(("GET",), "/api/v1/anomalies", anomalies.list_anomalies),
     # pipewatch's own counters, for Prometheus.
     Route(("GET",), "/metrics", prometheus.metrics),

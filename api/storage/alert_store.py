@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Iterable, Mapping, Optional
 
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
@@ -118,20 +118,39 @@ def set_ack(session: Session, occurrence_id: int, by: Optional[str], note: Optio
     return result.rowcount == 1
 
 
-def list_transitions(session: Session, start: datetime, end: datetime,
-                     sources: Sequence[str] | None, kinds: Sequence[str] | None,
-                     after: tuple[datetime, int] | None, limit: int) -> list[Any]:
-    """Transitions with `start <= at < end`, ordered by (at, id), after the keyset position
-    `after`; `limit + 1` rows are read so the caller knows whether a page follows."""
-    query = (select(AlertTransition)
-             .where(AlertTransition.at >= start, AlertTransition.at < end)
-             .order_by(AlertTransition.at, AlertTransition.id).limit(limit + 1))
-    if sources:
-        query = query.where(AlertTransition.source.in_(sources))
-    if kinds:
-        query = query.where(AlertTransition.kind.in_(kinds))
+@dataclass(frozen=True)
+class EventFilters:
+    """The filters of `GET /api/v1/alerts/events` (range `start <= at < end`); `canonical()`
+    binds a cursor to them (and to this route: a metrics cursor is refused here)."""
+
+    start: Optional[datetime] = None
+    end: Optional[datetime] = None
+    sources: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+
+    def canonical(self) -> list[Any]:
+        return ["alert-events", self.start.isoformat() if self.start else None,
+                self.end.isoformat() if self.end else None, sorted(self.sources),
+                sorted(self.kinds)]
+
+
+def list_transitions(session: Session, filters: EventFilters,
+                     after: tuple[datetime, int] | None, limit: int) -> list[dict[str, Any]]:
+    """Transitions matching `filters` after the keyset position `after`, in (at, id) order
+    (the `at` index); `limit + 1` are read so the caller knows whether a page follows."""
+    T = AlertTransition
+    query = select(T).order_by(T.at, T.id).limit(limit + 1)
+    if filters.start is not None:
+        query = query.where(T.at >= filters.start)
+    if filters.end is not None:
+        query = query.where(T.at < filters.end)
+    if filters.sources:
+        query = query.where(T.source.in_(filters.sources))
+    if filters.kinds:
+        query = query.where(T.kind.in_(filters.kinds))
     if after is not None:
         moment, row_id = after
-        query = query.where((AlertTransition.at > moment)
-                            | ((AlertTransition.at == moment) & (AlertTransition.id > row_id)))
-    return list(session.scalars(query))
+        query = query.where((T.at > moment) | ((T.at == moment) & (T.id > row_id)))
+    return [{"id": row.id, "alert_id": row.occurrence_id, "key": row.key, "kind": row.kind,
+             "source": row.source, "at": row.at, "state": row.state, "severity": row.severity,
+             "message": row.message} for row in session.scalars(query)]
