@@ -1,15 +1,26 @@
 """`/api/v1/alerts`: alerts open now and every alert period overlapping the range;
-`/api/v1/alerts/events`: the stored lifecycle transitions, in cursor pages."""
+`/api/v1/alerts/events`: the stored lifecycle transitions, in cursor pages;
+`/api/v1/alerts/{id}/ack`: acknowledge an open alert (POST) or take the ack back (DELETE).
+Acting needs the operator credential: the routes are OPERATE (api/http/routes.py), so the guard
+has checked it before these views run."""
 from __future__ import annotations
+
+from typing import Any
 
 from flask import jsonify, request
 
 from api import queries
+from api.errors import ApiError
 from api.http.cursors import decode_cursor, encode_cursor, next_page_url, signer
 from api.http.history import current_and_history
 from api.http.query import parse_events_query
+from api.http.writes import read_json_body
 from api.runtime import get_runtime
-from api.timeutil import isoformat
+from api.schemas.actions import checked_ack
+from api.schemas.problems import Invalid
+from api.status.document import current_status
+from api.storage.alert_store import set_ack
+from api.timeutil import isoformat, utcnow
 
 
 def list_alerts():
@@ -34,3 +45,36 @@ def list_events():
                     "next_cursor": next_cursor,
                     "next_url": next_page_url(next_cursor) if next_cursor else None,
                     "truncated": next_cursor is not None, "limit": query.limit})
+
+
+def acknowledge(alert_id: int):
+    """Acknowledge the open alert `alert_id` with {"by", "note"}; the alert, with its ack.
+    The ack belongs to this occurrence: when it resolves, the ack ends with it."""
+    try:
+        ack = checked_ack(read_json_body())
+    except Invalid as exc:
+        raise ApiError(422, exc.message, {"problems": exc.problems}) from None
+    return _set(alert_id, ack.by, ack.note, utcnow())
+
+
+def unacknowledge(alert_id: int):
+    """Take the ack of the open alert `alert_id` back; the alert, unacknowledged."""
+    return _set(alert_id, None, None, None)
+
+
+def _set(alert_id: int, by: str | None, note: str | None, at) -> Any:
+    runtime = get_runtime()
+    with runtime.db.session() as session:
+        found = set_ack(session, alert_id, by, note, at)
+    if not found:
+        raise _no_open_alert(alert_id)
+    runtime.notify_change()
+    for item in current_status(runtime, caller="alerts")["alerts"]:
+        if item["id"] == alert_id:
+            return jsonify(item)
+    raise _no_open_alert(alert_id)  # it resolved between the write and the read
+
+
+def _no_open_alert(alert_id: int) -> ApiError:
+    return ApiError(404, f"no open alert {alert_id}: unknown, or already resolved (an ack "
+                         "ends with its occurrence)")

@@ -21,7 +21,7 @@ from api.http.metrics import DEFAULT_SERIES_DAYS
 from api.http.query import EXPORT_FORMATS, MAX_CURSOR_LENGTH, MAX_SOURCES_PER_QUERY
 from api.http.writes import MAX_KEY_LENGTH
 from api.runtime import get_runtime
-from api.schemas import documents, ingest
+from api.schemas import actions, documents, ingest
 from api.schemas.components import component_schemas, ref
 from api.schemas.fields import MAX_SOURCE_LENGTH
 from api.status.alerts import KINDS as ALERT_KINDS
@@ -112,6 +112,38 @@ def _write(summary: str, item: type, stored: type, config: Mapping[str, Any]) ->
                           "message); nothing was written")}}}
 
 
+OPERATE_ERRORS = {
+    "401": _error("Operator credentials missing or wrong (PIPEWATCH_OPERATOR_TOKEN as a bearer "
+                  "token, or a browser signed in with it)"),
+    "403": _error("Known but not allowed to act (the read token), another site's Origin, or "
+                  "no PIPEWATCH_OPERATOR_TOKEN set and the request is not from this machine"),
+    "404": _error("No open alert with this id: unknown, or already resolved"),
+    "429": THROTTLED, "503": UNAVAILABLE}
+ALERT_ID = {"name": "alert_id", "in": "path", "required": True,
+            "description": "The alert's `id` (its occurrence) in the status document.",
+            "schema": {"type": "integer", "minimum": 1}}
+
+
+def _ack() -> dict[str, Any]:
+    """POST and DELETE `/api/v1/alerts/{alert_id}/ack` (OPERATE)."""
+    body = {"required": True, "content": {"application/json": {"schema": ref(actions.AckInput)}}}
+    return {
+        "post": {"summary": "Acknowledge an open alert (it ends with its occurrence)",
+                 "security": [{}, {"bearer": []}], "parameters": [ALERT_ID],
+                 "requestBody": body,
+                 "responses": {"200": _json(documents.Alert, "The alert, with its ack"),
+                               "400": _error("The body is not JSON"),
+                               "413": _error("The body is larger than MAX_BODY_BYTES"),
+                               "415": _error("Content-Type is not application/json"),
+                               "422": _error("The body is invalid; `details.problems` lists "
+                                             "every problem"),
+                               **OPERATE_ERRORS}},
+        "delete": {"summary": "Take an open alert's ack back",
+                   "security": [{}, {"bearer": []}], "parameters": [ALERT_ID],
+                   "responses": {"200": _json(documents.Alert, "The alert, unacknowledged"),
+                                 **OPERATE_ERRORS}}}
+
+
 def _history(summary: str, model: type) -> dict[str, Any]:
     return {"get": {
         "summary": f"{summary}; at most {MAX_HISTORY_DAYS} days",
@@ -200,6 +232,7 @@ def paths(config: Mapping[str, Any]) -> dict[str, Any]:
                                                     "start <= at < end"),
                 "400": _error("The cursor was altered, damaged, or belongs to other filters"),
                 **READ_ERRORS}}},
+        "/api/v1/alerts/{alert_id}/ack": _ack(),
         "/api/v1/anomalies": _history("Anomalies of the newest hour (`current`) and every "
                                       "anomalous hour in the range (`items`, newest first)",
                                       documents.Anomalies),
