@@ -76,8 +76,10 @@ def test_an_ack_ends_with_its_occurrence(client, runtime):
 
 
 def test_unknown_ids_and_bad_bodies(client, runtime):
-    missing = client.post("/api/v1/alerts/999/ack", json={"by": "amina"}, **as_operator())
-    assert missing.status_code == 404
+    for path_id in ("999", "0", "x1", "99999999999", "1.5"):
+        missing = client.post(f"/api/v1/alerts/{path_id}/ack", json={"by": "amina"},
+                              **as_operator())
+        assert missing.status_code == 404, path_id
     alert_id = open_alert(runtime)
     bad = client.post(f"/api/v1/alerts/{alert_id}/ack",
                       json={"by": " ", "note": 5, "extra": True}, **as_operator())

@@ -17,6 +17,7 @@ from api.http.query import parse_events_query
 from api.http.writes import read_json_body
 from api.runtime import get_runtime
 from api.schemas.actions import checked_ack
+from api.schemas.fields import INT32_MAX
 from api.schemas.problems import Invalid
 from api.status.document import current_status
 from api.storage.alert_store import set_ack
@@ -47,19 +48,29 @@ def list_events():
                     "truncated": next_cursor is not None, "limit": query.limit})
 
 
-def acknowledge(alert_id: int):
+def acknowledge(alert_id: str):
     """Acknowledge the open alert `alert_id` with {"by", "note"}; the alert, with its ack.
     The ack belongs to this occurrence: when it resolves, the ack ends with it."""
+    occurrence = _occurrence_id(alert_id)
     try:
         ack = checked_ack(read_json_body())
     except Invalid as exc:
         raise ApiError(422, exc.message, {"problems": exc.problems}) from None
-    return _set(alert_id, ack.by, ack.note, utcnow())
+    return _set(occurrence, ack.by, ack.note, utcnow())
 
 
-def unacknowledge(alert_id: int):
+def unacknowledge(alert_id: str):
     """Take the ack of the open alert `alert_id` back; the alert, unacknowledged."""
-    return _set(alert_id, None, None, None)
+    return _set(_occurrence_id(alert_id), None, None, None)
+
+
+def _occurrence_id(text: str) -> int:
+    """The path's id; anything but a plain positive integer names no alert (404, not a
+    method-not-allowed from whatever other route would match the path)."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 10 or \
+            not 1 <= int(text) <= INT32_MAX:
+        raise _no_open_alert()
+    return int(text)
 
 
 def _set(alert_id: int, by: str | None, note: str | None, at) -> Any:
@@ -67,14 +78,14 @@ def _set(alert_id: int, by: str | None, note: str | None, at) -> Any:
     with runtime.db.session() as session:
         found = set_ack(session, alert_id, by, note, at)
     if not found:
-        raise _no_open_alert(alert_id)
+        raise _no_open_alert()
     runtime.notify_change()
     for item in current_status(runtime, caller="alerts")["alerts"]:
         if item["id"] == alert_id:
             return jsonify(item)
-    raise _no_open_alert(alert_id)  # it resolved between the write and the read
+    raise _no_open_alert()  # it resolved between the write and the read
 
 
-def _no_open_alert(alert_id: int) -> ApiError:
-    return ApiError(404, f"no open alert {alert_id}: unknown, or already resolved (an ack "
+def _no_open_alert() -> ApiError:
+    return ApiError(404, "no open alert with this id: unknown, or already resolved (an ack "
                          "ends with its occurrence)")

@@ -23,7 +23,7 @@ from api.http.writes import MAX_KEY_LENGTH
 from api.runtime import get_runtime
 from api.schemas import actions, documents, ingest
 from api.schemas.components import component_schemas, ref
-from api.schemas.fields import MAX_SOURCE_LENGTH
+from api.schemas.fields import INT32_MAX, MAX_SOURCE_LENGTH
 from api.status.alerts import KINDS as ALERT_KINDS
 from api.status.series import BUCKETS, MAX_POINTS, METRICS
 from api.storage.models import METRIC_TYPES, QUALITY_STATUSES
@@ -121,7 +121,7 @@ OPERATE_ERRORS = {
     "429": THROTTLED, "503": UNAVAILABLE}
 ALERT_ID = {"name": "alert_id", "in": "path", "required": True,
             "description": "The alert's `id` (its occurrence) in the status document.",
-            "schema": {"type": "integer", "minimum": 1}}
+            "schema": {"type": "integer", "minimum": 1, "maximum": INT32_MAX}}
 
 
 def _ack() -> dict[str, Any]:

@@ -51,8 +51,8 @@ ROUTES: tuple[Route, ...] = (
     Route(("GET",), "/api/v1/sources", sources.list_sources),
     Route(("GET",), "/api/v1/alerts", alerts.list_alerts),
     Route(("GET",), "/api/v1/alerts/events", alerts.list_events),
-    Route(("POST",), "/api/v1/alerts/<int:alert_id>/ack", alerts.acknowledge, OPERATE),
-    Route(("DELETE",), "/api/v1/alerts/<int:alert_id>/ack", alerts.unacknowledge, OPERATE),
+    Route(("POST",), "/api/v1/alerts/<alert_id>/ack", alerts.acknowledge, OPERATE),
+    Route(("DELETE",), "/api/v1/alerts/<alert_id>/ack", alerts.unacknowledge, OPERATE),
     Route(("GET",), "/api/v1/anomalies", anomalies.list_anomalies),
     # pipewatch's own counters, for Prometheus.
     Route(("GET",), "/metrics", prometheus.metrics),
