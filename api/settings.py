@@ -121,8 +121,8 @@ SETTINGS: tuple[Setting, ...] = (
             "A firing alert resolves only after its condition has been clear this long "
             "(hysteresis: a rate wobbling around its threshold fires once and resolves once)."),
     Setting("ALERT_FLAPPING_TRANSITIONS", 6, int,
-            "An alert whose key changed state more than this many times in the last hour is "
-            "marked `flapping`."),
+            "An alert whose key recorded more than this many transitions (state or severity "
+            "changes) in the last hour is marked `flapping`."),
     Setting("ALERT_EVALUATE_SECONDS", 10.0, float,
             "The alert evaluator runs on every change and at least this often (pending alerts "
             "fire and cleared ones resolve on time with no new data); 0 turns the in-process "

@@ -224,7 +224,7 @@ class Alert(Document):
     fired_at: Optional[Time]
     """null while pending."""
     flapping: bool
-    """Its key changed state more than ALERT_FLAPPING_TRANSITIONS times in the last hour."""
+    """Its key recorded more than ALERT_FLAPPING_TRANSITIONS transitions in the last hour."""
     ack: Optional[Ack]
     silenced: None
     """Always null for now: reserved for silences (a later release fills it)."""

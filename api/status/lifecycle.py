@@ -9,8 +9,8 @@ occurrence is what an operator acts on. Like Prometheus' `for` and `keep_firing_
   ALERT_KEEP_FIRING_SECONDS (`cleared_at` marks when); if the condition returns meanwhile it
   goes on as the same occurrence, so a rate wobbling around its threshold fires once and
   resolves once;
-- a key that changed state more than ALERT_FLAPPING_TRANSITIONS times in the last hour marks its
-  open occurrence `flapping`.
+- a key that recorded more than ALERT_FLAPPING_TRANSITIONS transitions (state or severity
+  changes) in the last hour marks its open occurrence `flapping`.
 
 `plan` decides; api/storage/alert_store.py writes what it decided, and `shown` merges the open
 occurrences with the live conditions for the status document. No clock is read here: `now` is
