@@ -65,6 +65,11 @@ SETTINGS: tuple[Setting, ...] = (
             "out; it expires after SESSION_MAX_AGE_SECONDS). /healthz, /readyz and the OpenAPI "
             "document stay open. Empty (the default) means reads are open.",
             secret=True),
+    Setting("PIPEWATCH_OPERATOR_TOKEN", "", str,
+            "Token that acting on alerts (acknowledging, silencing, changing rules) needs: as "
+            "`Authorization: Bearer` from programs, or typed at /login to make a browser an "
+            "operator (who may also read). Empty: only a request from the server's own machine "
+            "(loopback, e.g. the `make run` demo) may act; any other gets 403.", secret=True),
     Setting("AUTO_MIGRATE", True, _bool,
             "Upgrade the database to the newest migration when the app starts."),
     Setting("SQLITE_LOCK_WAIT_SECONDS", 5.0, float,

@@ -56,7 +56,8 @@ class Telemetry:
             "1 while the change feed watches the database (LISTEN or data_version)", registry=r)
         self.auth_failures = Counter(
             "pipewatch_auth_failures",
-            "Wrong tokens presented, by kind: read (bearer), write (bearer), sign_in (/login)",
+            "Wrong tokens presented, by kind: read (bearer), write (bearer), operator (bearer), "
+            "sign_in (/login)",
             ["kind"], registry=r)
         self.auth_throttled = Counter(
             "pipewatch_auth_throttled",

@@ -1,13 +1,16 @@
-"""`/login` and `/logout`: the sign-in page for people, when PIPEWATCH_READ_TOKEN is set.
+"""`/login` and `/logout`: the sign-in page for people, when PIPEWATCH_READ_TOKEN or
+PIPEWATCH_OPERATOR_TOKEN is set.
 
 Scripts send the token as `Authorization: Bearer <token>`. A browser cannot put that header
 on its page loads, Dash's own requests or a WebSocket handshake, so a person types the token
-once here and gets a cookie. The cookie holds a random session id and the time, signed with a
-key derived from the token (api/auth.py `new_sign_in_cookie`), never the token: changing the
-token invalidates every cookie at once, each expires after SESSION_MAX_AGE_SECONDS, and sign-out
-revokes it in the database for every process. HttpOnly keeps it from scripts, SameSite=Strict
+once here and gets a cookie. The read token makes the browser a reader, the operator token an
+operator (who also reads). The cookie holds a random session id and the time, signed with a key
+derived from that token and the role (api/auth.py `new_sign_in_cookie`), never the token, so
+the role cannot be changed in the browser: changing a token invalidates its cookies at once,
+each expires after SESSION_MAX_AGE_SECONDS, and sign-out revokes it in the database for every
+process. HttpOnly keeps it from scripts, SameSite=Strict
 from other sites' requests. Wrong tokens are counted per client address like wrong bearer
-tokens (api/auth.py `throttled_check`): too many, and the form answers 429 for a while. The
+tokens (api/auth.py `bearer_role`): too many, and the form answers 429 for a while. The
 rule that reads the cookie is api/auth.py's.
 """
 from __future__ import annotations
@@ -15,9 +18,9 @@ from __future__ import annotations
 from flask import Response, redirect, request, url_for
 from markupsafe import escape
 
-from api.auth import (COOKIE, LOGIN_PATH, Throttled, Unauthorized, end_sign_in,
-                      new_sign_in_cookie, read_denial, read_token, safe_next, same_site_request,
-                      throttled_check)
+from api.auth import (COOKIE, LOGIN_PATH, OPERATOR, Throttled, Unauthorized, bearer_role,
+                      end_sign_in, new_sign_in_cookie, read_denial, role_tokens, safe_next,
+                      same_site_request, signed_in_role)
 from api.errors import error_response
 from api.runtime import get_runtime
 
@@ -33,12 +36,13 @@ _PAGE = """<!doctype html>
 <main class="container py-5"><div class="row justify-content-center mt-5">
 <div class="col-sm-9 col-md-6 col-lg-4"><div class="card shadow-sm"><div class="card-body p-4">
 <h1 class="h4 mb-3">pipewatch</h1>
-<p class="text-muted small">This server needs its read token
-(<code>PIPEWATCH_READ_TOKEN</code>) to show the dashboard.</p>
+<p class="text-muted small">Sign in with the read token (<code>PIPEWATCH_READ_TOKEN</code>)
+to see the dashboard, or with the operator token (<code>PIPEWATCH_OPERATOR_TOKEN</code>) to
+also acknowledge and silence alerts.</p>
 {message}
 <form method="post" action="{action}">
 <input type="hidden" name="next" value="{next}">
-<div class="mb-3"><label class="form-label" for="token">Read token</label>
+<div class="mb-3"><label class="form-label" for="token">Token</label>
 <input class="form-control{invalid}" type="password" id="token" name="token"
  autocomplete="current-password" required autofocus></div>
 <button class="btn btn-primary w-100" type="submit" id="sign-in">Sign in</button>
@@ -73,11 +77,20 @@ def _over_https() -> bool:
     return request.is_secure or forwarded == "https"
 
 
+def _nothing_to_sign_in_for() -> bool:
+    """No token is set; or this browser already is an operator; or, with no operator token to
+    become one, it may read already. (A reader may come here to become an operator.)"""
+    tokens = role_tokens()
+    if OPERATOR in tokens:
+        return signed_in_role() == OPERATOR
+    return not tokens or read_denial() is None
+
+
 def login():
-    """The sign-in form; a right token sets the cookie and goes back to `next`."""
+    """The sign-in form; a right token (read or operator) sets the cookie of its role and goes
+    back to `next`."""
     target = safe_next(request.values.get("next"))
-    token = read_token()
-    if not token or read_denial() is None:
+    if _nothing_to_sign_in_for():
         return redirect(target, code=303)
     if request.method == "GET":
         return _form(target)
@@ -85,7 +98,7 @@ def login():
         return _form(target, "Sign in from this server's own page.", status=403)
     given = request.form.get("token", "")
     try:
-        throttled_check(f"Bearer {given}", token, required=False, kind="sign_in")
+        role = bearer_role(f"Bearer {given}", kind="sign_in")
     except Throttled as exc:  # a person's form: the page again, saying how long to wait
         return _form(target, f"Too many wrong tokens from this address. Try again in "
                              f"{exc.retry_after} s.", status=429,
@@ -94,7 +107,8 @@ def login():
         return _form(target, "Wrong token. Try again.", status=401)
     max_age = get_runtime().config["SESSION_MAX_AGE_SECONDS"]
     response = redirect(target, code=303)
-    response.set_cookie(COOKIE, new_sign_in_cookie(token), max_age=max_age, httponly=True,
+    cookie = new_sign_in_cookie(role_tokens()[role], role)
+    response.set_cookie(COOKIE, cookie, max_age=max_age, httponly=True,
                         samesite="Strict", secure=_over_https(), path="/")
     response.headers["Cache-Control"] = "no-store"
     return response

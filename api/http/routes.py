@@ -3,8 +3,10 @@
 Read this file to find the code behind a URL in one hop. Dash adds the page (`/`) and its own
 `/_dash-*` endpoints, and dashboard/static.py the vendored stylesheets; everything else is here.
 Access (api/auth.py): OPEN for anyone; READ needs PIPEWATCH_READ_TOKEN when one is set (the
-guard checks it before any view runs); OWN views apply their own rule (writes need
-PIPEWATCH_INGEST_TOKEN; the WebSocket checks Origin and the read token before the upgrade).
+guard checks it before any view runs); OPERATE needs the operator credential
+(PIPEWATCH_OPERATOR_TOKEN, `auth.require_operator`), checked by the guard too; OWN views apply
+their own rule (writes need PIPEWATCH_INGEST_TOKEN; the WebSocket checks Origin and the read
+token before the upgrade).
 """
 from __future__ import annotations
 
