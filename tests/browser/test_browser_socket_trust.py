@@ -58,13 +58,15 @@ def test_a_stalled_socket_is_distrusted_and_polled_at_the_same_moment(traced, da
         wait_for(lambda: len(page_trace(traced)["messages"]) >= 3, 10, "heartbeats arrive")
         stalled_at = page_trace(traced)["now"]
         assert proxy.stall_websockets() == 1  # open, but nothing passes either way any more
+        time.sleep(0.5)  # a frame already past the proxy may still land: let it
+        settled_at = page_trace(traced)["now"]
         wait_for(lambda: text(traced, ids.CONN_PILL) != REALTIME, silence / 1000 + 5,
                  f"the page stops trusting a socket silent for {silence} ms")
         wait_for(lambda: first_time_after(page_trace(traced)["polls"], stalled_at), 5,
                  "the page polls")
         trace = page_trace(traced)
         last_message = max(trace["messages"])
-        assert last_message <= stalled_at + 100, "nothing came through the stalled socket"
+        assert last_message <= settled_at, "nothing came through the stalled socket"
         distrusted = first_after(trace["pill"], stalled_at)
         greyed = first_after(trace["stale"], stalled_at, True)
         polled = first_time_after(trace["polls"], stalled_at)
