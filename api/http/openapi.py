@@ -19,6 +19,7 @@ from flask import Flask, current_app, jsonify
 from api.http.history import DEFAULT_RECENT_DAYS, MAX_HISTORY_DAYS
 from api.http.metrics import DEFAULT_SERIES_DAYS
 from api.http.query import EXPORT_FORMATS, MAX_CURSOR_LENGTH, MAX_SOURCES_PER_QUERY
+from api.http.silences import RECENT_DAYS as RECENT_SILENCE_DAYS
 from api.http.writes import MAX_KEY_LENGTH
 from api.runtime import get_runtime
 from api.schemas import actions, documents, ingest
@@ -144,6 +145,43 @@ def _ack() -> dict[str, Any]:
                                  **OPERATE_ERRORS}}}
 
 
+SILENCE_ID = {"name": "silence_id", "in": "path", "required": True,
+              "description": "The silence's `id`.",
+              "schema": {"type": "integer", "minimum": 1, "maximum": INT32_MAX}}
+SILENCE_OPERATE_ERRORS = {**OPERATE_ERRORS, "404": _error("No silence with this id")}
+
+
+def _silences() -> dict[str, Any]:
+    """GET (READ) and POST (OPERATE) `/api/v1/silences`."""
+    body = {"required": True,
+            "content": {"application/json": {"schema": ref(actions.SilenceInput)}}}
+    operate = {key: value for key, value in OPERATE_ERRORS.items() if key != "404"}
+    return {
+        "get": {"summary": "Scheduled and active silences, and those ended in the last "
+                           f"{RECENT_SILENCE_DAYS} days",
+                "security": READ,
+                "responses": {"200": _json(documents.Silences, "By starts_at, then id"),
+                              **AUTH_ERRORS, "503": UNAVAILABLE}},
+        "post": {"summary": "Silence the alerts matching every given matcher until ends_at "
+                            "(they stay listed, marked `silenced`)",
+                 "security": [{}, {"bearer": []}], "requestBody": body,
+                 "responses": {"201": _json(documents.Silence, "The silence, with its id"),
+                               "400": _error("The body is not JSON"),
+                               "413": _error("The body is larger than MAX_BODY_BYTES"),
+                               "415": _error("Content-Type is not application/json"),
+                               "422": _error("The body is invalid; `details.problems` lists "
+                                             "every problem; nothing was written"),
+                               **operate}}}
+
+
+def _expire_silence() -> dict[str, Any]:
+    """DELETE `/api/v1/silences/{silence_id}` (OPERATE)."""
+    return {"delete": {"summary": "Expire a silence now (one already ended stays as it was)",
+                       "security": [{}, {"bearer": []}], "parameters": [SILENCE_ID],
+                       "responses": {"200": _json(documents.Silence, "The silence, ended"),
+                                     **SILENCE_OPERATE_ERRORS}}}
+
+
 def _history(summary: str, model: type) -> dict[str, Any]:
     return {"get": {
         "summary": f"{summary}; at most {MAX_HISTORY_DAYS} days",
@@ -233,6 +271,8 @@ def paths(config: Mapping[str, Any]) -> dict[str, Any]:
                 "400": _error("The cursor was altered, damaged, or belongs to other filters"),
                 **READ_ERRORS}}},
         "/api/v1/alerts/{alert_id}/ack": _ack(),
+        "/api/v1/silences": _silences(),
+        "/api/v1/silences/{silence_id}": _expire_silence(),
         "/api/v1/anomalies": _history("Anomalies of the newest hour (`current`) and every "
                                       "anomalous hour in the range (`items`, newest first)",
                                       documents.Anomalies),

@@ -20,7 +20,8 @@ MODELS: tuple[type[BaseModel], ...] = (
     documents.Error, documents.Metric, documents.MetricsPage, documents.MetricsCreated,
     documents.ScrapeRun, documents.ScrapeRunsCreated, documents.Series, documents.Sources,
     documents.Alerts, documents.AlertEvents, documents.Anomalies, documents.PipelineStatus, documents.Liveness,
-    documents.Readiness, ingest.MetricInput, ingest.ScrapeRunInput, actions.AckInput)
+    documents.Readiness, documents.Silence, documents.Silences, ingest.MetricInput,
+    ingest.ScrapeRunInput, actions.AckInput, actions.SilenceInput)
 """The documents the API's operations name; the models they hold are generated with them."""
 
 

@@ -26,6 +26,7 @@ from api.status.alerts import KINDS as ALERT_KINDS
 from api.status.anomalies import KINDS as ANOMALY_KINDS
 from api.status.quality import BASES as QUALITY_BASES
 from api.status.series import BUCKETS, METRICS
+from api.status.silences import STATES as SILENCE_STATES
 from api.status.thresholds import SEVERITIES
 from api.storage.models import (ALERT_STATES, METRIC_TYPES, OPEN_ALERT_STATES, QUALITY_STATUSES,
                                 SCRAPE_STATUSES)
@@ -204,6 +205,17 @@ class Ack(Document):
     at: Time
 
 
+class Silenced(Document):
+    """The active silence an alert is shown under (the longest-lasting one that matches)."""
+
+    id: Annotated[int, Field(ge=1)]
+    """The silence (`DELETE /api/v1/silences/{id}` ends it)."""
+    until: Time
+    """Its `ends_at`."""
+    by: str
+    comment: str
+
+
 class Alert(Document):
     """An open occurrence of a condition an operator must act on (pending or firing)."""
 
@@ -226,8 +238,42 @@ class Alert(Document):
     flapping: bool
     """Its key recorded more than ALERT_FLAPPING_TRANSITIONS transitions in the last hour."""
     ack: Optional[Ack]
-    silenced: None
-    """Always null for now: reserved for silences (a later release fills it)."""
+    silenced: Optional[Silenced]
+    """null, or the active silence matching it: it is still listed, never notified."""
+
+
+class SilenceMatchers(Document):
+    """An alert is covered when it equals every matcher set (null: any)."""
+
+    source: Optional[str]
+    kind: Optional[Literal[ALERT_KINDS]]
+    key: Optional[str]
+
+
+class Silence(Document):
+    """Matchers with a start, an end, a creator and a comment."""
+
+    id: Annotated[int, Field(ge=1)]
+    matchers: SilenceMatchers
+    starts_at: Time
+    ends_at: Time
+    created_by: str
+    comment: str
+    created_at: Time
+    expired_at: Optional[Time]
+    """When DELETE ended it early; null otherwise."""
+    state: Literal[SILENCE_STATES]
+    """scheduled: starts later; active: silencing matching alerts now; ended: past `ends_at`
+    or expired."""
+
+
+class Silences(Document):
+    """`GET /api/v1/silences`: the scheduled, the active and the recently ended silences."""
+
+    items: list[Silence]
+    """By `starts_at`, then id."""
+    recent_days: Annotated[int, Field(ge=1)]
+    """Ended silences are listed for this many days after they ended."""
 
 
 class AlertPeriod(Document):

@@ -170,6 +170,8 @@ class InputModel(BaseModel):
 def _field_adapter(model: type[BaseModel], name: str) -> TypeAdapter:
     """One field's type with its rule, to validate that field alone."""
     field = model.model_fields[name]
+    if not field.metadata:  # a plain type (a nested model): Annotated needs an annotation
+        return TypeAdapter(field.annotation)
     return TypeAdapter(Annotated[(field.annotation, *field.metadata)])
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from api.status import alerts, anomalies, health, lifecycle, quality
-from api.storage import alert_store
+from api.storage import alert_store, silence_store
 from api.storage.models import RATES, Conflict, DataQualityMetric, Forecast, ScrapeRun
 from api.status.thresholds import rate_status, worst
 from api.timeutil import isoformat, parse_iso, utcnow
@@ -89,9 +89,9 @@ def pipeline_status(session: Session, now: datetime, config: Mapping[str, Any],
     """The status document (docs/architecture.md) as of `now` (aware UTC), without `seq`.
 
     `overall_status` is the worst of the sections and of the conditions holding now; `alerts`
-    lists the open occurrences the evaluator stored (api/status/lifecycle.py), so it reads
-    the database, never writes it. `cache` (the runtime's) only saves recomputing unchanged
-    anomalies: same document."""
+    lists the open occurrences the evaluator stored (api/status/lifecycle.py), each marked
+    with the silence active at `now` that matches it; it reads the database, never writes it.
+    `cache` (the runtime's) only saves recomputing unchanged anomalies: same document."""
     seen = _observe(session, now, config, cache)
     scraping, data_quality = seen["scraping_health"], seen["data_quality"]
     overall = worst([scraping["status"], data_quality["status"],
@@ -102,7 +102,8 @@ def pipeline_status(session: Session, now: datetime, config: Mapping[str, Any],
         "scraping_health": scraping,
         "data_quality": data_quality,
         "anomalies": [{key: item[key] for key in ANOMALY_KEYS} for item in seen["anomalies"]],
-        "alerts": lifecycle.shown(seen["conditions"], alert_store.open_occurrences(session)),
+        "alerts": lifecycle.shown(seen["conditions"], alert_store.open_occurrences(session),
+                                  silence_store.active_silences(session, now)),
         "freshness": freshness(session),
     }
 

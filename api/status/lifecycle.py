@@ -22,7 +22,9 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping, Optional
 
 from api.status.alerts import sort_alerts
+from api.status.silences import silenced
 from api.storage.alert_store import OpenOccurrence, Step, kind_of
+from api.storage.silence_store import ActiveSilence
 from api.timeutil import isoformat, parse_iso
 
 FLAPPING_WINDOW = timedelta(hours=1)
@@ -100,13 +102,16 @@ def _mark_flapping(steps: list[Step], by_key: Mapping[str, OpenOccurrence],
 
 
 def shown(conditions: Iterable[Mapping[str, Any]],
-          open_occurrences: Iterable[OpenOccurrence]) -> list[dict[str, Any]]:
+          open_occurrences: Iterable[OpenOccurrence],
+          active_silences: Iterable[ActiveSilence]) -> list[dict[str, Any]]:
     """The status document's `alerts`: every open occurrence, with the live condition's
-    severity and message while it holds (else as last recorded), sorted like the conditions.
+    severity and message while it holds (else as last recorded), sorted like the conditions;
+    `silenced` names the active silence matching it (api/status/silences.py), if any.
 
     A condition the evaluator has not seen yet is not listed (it has no occurrence, so no id);
     the next evaluation, right after the change that raised it, opens one."""
     seen = {alert["key"]: alert for alert in conditions}
+    active = list(active_silences)
     listed = []
     for item in open_occurrences:
         alert = dict(seen.get(item.key) or _stored(item))
@@ -114,5 +119,5 @@ def shown(conditions: Iterable[Mapping[str, Any]],
                {"by": item.ack_by, "note": item.ack_note or "", "at": isoformat(item.ack_at)})
         listed.append({**alert, "id": item.id, "state": item.state,
                        "fired_at": isoformat(item.fired_at), "flapping": item.flapping,
-                       "ack": ack, "silenced": None})
+                       "ack": ack, "silenced": silenced(alert, active)})
     return sort_alerts(listed)

@@ -329,5 +329,34 @@ class AlertTransition(Base):
     message: Mapped[str] = mapped_column(Text)
 
 
+class Silence(Base):
+    """Matchers with a start, an end, a creator and a comment, like an Alertmanager silence.
+
+    While active (`starts_at <= now < ends_at`, and `expired_at` unset or later than now) every
+    open alert matching all of its set matchers (`source`, `kind`, `key`; at least one is set)
+    is shown silenced. It never touches an occurrence or a transition: history is the same
+    with or without it. DELETE sets `expired_at` (the row stays, listed as ended).
+    """
+
+    __tablename__ = "silences"
+    __table_args__ = (
+        CheckConstraint("source IS NOT NULL OR kind IS NOT NULL OR key IS NOT NULL",
+                        name="matcher"),
+        CheckConstraint("starts_at < ends_at", name="period"),
+        Index("ix_silences_ends_at", "ends_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[Optional[str]] = mapped_column(String(100))
+    kind: Mapped[Optional[str]] = mapped_column(String(32))
+    key: Mapped[Optional[str]] = mapped_column(String(200))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(100))
+    comment: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expired_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+
+
 # Newest-first scans ("the latest rows") read this index from its start.
 Index("ix_data_quality_metrics_timestamp", DataQualityMetric.timestamp.desc())
