@@ -194,6 +194,23 @@ def test_alert_events(client):
     assert conforms(client.get(page["next_url"]), documents.AlertEvents)["items"]
 
 
+def test_silences_and_a_silenced_alert(client):
+    """A silence over every source (an `anomaly` alert is open in this app); the status shows
+    it on the alerts it covers. No operator token on loopback: the local user may act."""
+    status = conforms(client.get("/api/v1/monitoring/pipeline-status"), documents.PipelineStatus)
+    kind = status["alerts"][0]["key"].split(":", 1)[0]
+    ends = isoformat(utcnow().replace(microsecond=0) + timedelta(hours=1))
+    created = conforms(client.post("/api/v1/silences", json={
+        "matchers": {"kind": kind}, "ends_at": ends, "created_by": "amina",
+        "comment": "planned"}), documents.Silence, status=201)
+    status = conforms(client.get("/api/v1/monitoring/pipeline-status"), documents.PipelineStatus)
+    assert status["alerts"][0]["silenced"] == {"id": created["id"], "until": ends,
+                                               "by": "amina", "comment": "planned"}
+    assert conforms(client.get("/api/v1/silences"), documents.Silences)["items"]
+    ended = conforms(client.delete(f"/api/v1/silences/{created['id']}"), documents.Silence)
+    assert ended["state"] == "ended"
+
+
 def test_probes(client, other_app):
     conforms(client.get("/healthz"), documents.Liveness)
     conforms(client.get("/readyz"), documents.Readiness)
