@@ -67,6 +67,7 @@ def _moment(value: Any) -> Any:
 
 
 def _nullable(rule) -> BeforeValidator:
+    """`rule` on the raw JSON value; null passes as None (an unset matcher or start)."""
     return BeforeValidator(lambda value: None if value is None else rule(value))
 
 
@@ -74,6 +75,7 @@ TIME_TEXT = f"ISO 8601 with a zone, such as {TIME_EXAMPLE} (naive times are refu
 SilenceTime = Annotated[datetime, BeforeValidator(_moment), Field(description=TIME_TEXT)]
 OptionalSilenceTime = Annotated[Optional[datetime], _nullable(_moment),
                                 Field(description=TIME_TEXT)]
+
 
 class SilenceMatchers(InputModel):
     """Which alerts a silence covers: those equal to every matcher set (at least one)."""
@@ -107,6 +109,7 @@ class SilenceInput(InputModel):
     @classmethod
     def relations(cls, values: Mapping[str, Any], given: set[str],
                   context: IngestContext) -> list[tuple[str, str]]:
+        """At least one matcher; `ends_at` in the future and after `starts_at`."""
         broken = []
         matchers = values.get("matchers")
         if isinstance(matchers, SilenceMatchers) and not any(

@@ -62,6 +62,7 @@ def expire_silence(session: Session, silence_id: int, now: datetime) -> bool:
 
 
 def get_silence(session: Session, silence_id: int) -> Optional[Silence]:
+    """The stored silence with this id, or None."""
     return session.get(Silence, silence_id)
 
 
