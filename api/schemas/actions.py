@@ -13,9 +13,8 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StringConst
                       ValidationError)
 
 from api.schemas.fields import MAX_SOURCE_LENGTH, TIME_EXAMPLE, check_source, parse_moment
-from api.schemas.ingest import (MESSAGES, UNKNOWN_FIELD_PREFIX, IngestContext, InputModel,
-                                problems_of)
-from api.schemas.problems import Invalid, Problem
+from api.schemas.ingest import IngestContext, InputModel, problems_of
+from api.schemas.problems import Invalid
 from api.status.alerts import KINDS as ALERT_KINDS
 
 MAX_ACK_BY_LENGTH = 100
@@ -126,21 +125,6 @@ class SilenceInput(InputModel):
         return broken
 
 
-def _problems(error: ValidationError) -> list[Problem]:
-    """Like ingest.problems_of, with a matcher's problem at `matchers.<name>`; unknown fields
-    first, and never the input."""
-    found = []
-    for detail in error.errors(include_url=False, include_input=False, include_context=True):
-        path = ".".join(str(part)[:UNKNOWN_FIELD_PREFIX] for part in detail["loc"][:2]) or "$"
-        if detail["type"] == "value_error":
-            message = str(detail["ctx"]["error"])
-        else:
-            message = MESSAGES.get(detail["type"], detail["msg"])
-        found.append({"path": path, "message": message})
-    found.sort(key=lambda problem: problem["message"] != MESSAGES["extra_forbidden"])
-    return found
-
-
 def checked_silence(body: Any, config: Mapping[str, Any], now: datetime) -> SilenceInput:
     """The body as a SilenceInput judged at `now`; Invalid listing every problem otherwise."""
     if not isinstance(body, dict):
@@ -148,7 +132,7 @@ def checked_silence(body: Any, config: Mapping[str, Any], now: datetime) -> Sile
     try:
         return SilenceInput.model_validate(body, context=IngestContext.of(config, now))
     except ValidationError as exc:
-        problems = _problems(exc)
+        problems = problems_of(exc, depth=2)
         raise Invalid(problems, f"{len(problems)} problem(s) in the body; nothing was written"
                       ) from None
 

@@ -299,12 +299,13 @@ MESSAGES = {"missing": "required", "extra_forbidden": "unknown field",
 """pydantic's own error types, in the words the rules use."""
 
 
-def problems_of(error: ValidationError, prefix: str = "") -> list[Problem]:
-    """An item's ValidationError as problems under `prefix`; unknown fields first. Only each
-    error's type, location and our rule's message are read: never the input."""
+def problems_of(error: ValidationError, prefix: str = "", depth: int = 1) -> list[Problem]:
+    """An item's ValidationError as problems under `prefix`; unknown fields first. A problem's
+    path names at most `depth` levels (2: `matchers.kind` of a nested model). Only each error's
+    type, location and our rule's message are read: never the input."""
     found = []
     for detail in error.errors(include_url=False, include_input=False, include_context=True):
-        name = str(detail["loc"][0])[:UNKNOWN_FIELD_PREFIX] if detail["loc"] else ""
+        name = ".".join(str(part)[:UNKNOWN_FIELD_PREFIX] for part in detail["loc"][:depth])
         path = item_path(prefix, name) if name else (prefix or "$")
         if detail["type"] == "value_error":
             message = str(detail["ctx"]["error"])

@@ -13,7 +13,8 @@ from typing import Any, Iterable, Mapping, Optional
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from api.storage.models import OPEN_ALERT_STATES, AlertOccurrence, AlertTransition
+from api.storage.models import (OPEN_ALERT_STATES, AlertOccurrence, AlertTransition,
+                                after_position)
 
 EVALUATOR_LOCK_KEY = 0x70697065_77617463 & 0x7FFFFFFFFFFFFFFF
 """pg_advisory_xact_lock's key for the alert evaluator ("pipewatc" in ASCII): one per database."""
@@ -149,8 +150,7 @@ def list_transitions(session: Session, filters: EventFilters,
     if filters.kinds:
         query = query.where(T.kind.in_(filters.kinds))
     if after is not None:
-        moment, row_id = after
-        query = query.where((T.at > moment) | ((T.at == moment) & (T.id > row_id)))
+        query = query.where(after_position(T.at, T.id, after))
     return [{"id": row.id, "alert_id": row.occurrence_id, "key": row.key, "kind": row.kind,
              "source": row.source, "at": row.at, "state": row.state, "severity": row.severity,
              "message": row.message} for row in session.scalars(query)]

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterator, Sequence
 
-from sqlalchemy import Select, String, and_, case, cast, func, literal, or_, select
+from sqlalchemy import Select, String, case, cast, func, literal, or_, select
 
 from api.csvcell import FORMULA_PREFIXES
 from api.storage.db import Database
 from api.storage.models import DataQualityMetric as M
+from api.storage.models import after_position
 from api.storage.rows import COLUMNS, rendered_columns
 from api.timeutil import parse_iso
 
@@ -65,10 +66,7 @@ def metrics_statement(dialect: str, filters: MetricFilters,
     if filters.statuses:
         query = query.where(M.status.in_(filters.statuses))
     if after is not None:
-        moment, row_id = after
-        # The `>=` prefix lets both databases range-scan the timestamp index.
-        query = query.where(M.timestamp >= moment,
-                            or_(M.timestamp > moment, and_(M.timestamp == moment, M.id > row_id)))
+        query = query.where(after_position(M.timestamp, M.id, after))
     if limit is not None:
         query = query.limit(limit)
     return query

@@ -22,8 +22,10 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    and_,
     bindparam,
     literal,
+    or_,
 )
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -101,6 +103,14 @@ def time_param(name: str) -> BindParameter:
     What lets a statement be built once and reused: SQLAlchemy then neither rebuilds it nor
     recomputes its cache key (about 1 ms per statement on the status's hot path)."""
     return bindparam(name, type_=UTCDateTime())
+
+
+def after_position(time_column, id_column, position: tuple[datetime, int]) -> ColumnElement:
+    """Rows after keyset position (time, id) in (time, id) order: what every cursor page reads
+    next. The `>=` prefix lets both databases range-scan the time index."""
+    moment, row_id = position
+    return and_(time_column >= moment,
+                or_(time_column > moment, and_(time_column == moment, id_column > row_id)))
 
 
 def as_time(value: datetime | BindParameter) -> ColumnElement:
