@@ -22,6 +22,9 @@
   "use strict";
 
   var CONNECTING = 0, OPEN = 1, CLOSED = 3;
+  // The browser's own fetch, before the wrapper below sends a 401'd page to sign in: an
+  // action's 401 is shown where the person acted, with the sign-in link, not navigated away.
+  var baseFetch = window.fetch;
 
   // region helpers ---------------------------------------------------------------------------
   function noUpdate() { return window.dash_clientside.no_update; }
@@ -249,11 +252,60 @@
     return kind.percent ? pct(value) : num(Math.round(value * 10) / 10);
   }
 
+  // Alert cards: what the lifecycle says, and (on a page that may act) the buttons.
+  function alertButton(cfg, alert, action, words, iconName, style) {
+    return el("Button", {
+      id: { type: cfg.acting.button_type, action: action, alert: alert.id },
+      className: "btn btn-sm " + style + " pw-alert-" + action, type: "button"
+    }, [icon(iconName), words]);
+  }
+
+  // The lifecycle as the document states it: state, since when, flapping, the ack and the
+  // silence. Nothing here is decided: each line is a field of the alert, formatted.
+  function alertLines(a, cfg) {
+    var lines = [];
+    var state = el("Span", { className: "badge pw-state pw-state-" + a.state },
+                   cfg.acting.state_words[a.state]);
+    var fired = a.state === "firing"
+      ? "fired " + utcText(parseTime(a.fired_at), true) + " UTC"
+      : "not fired yet";
+    lines.push(el("Div", { className: "small mt-1 d-flex gap-2 align-items-center flex-wrap" }, [
+      state, el("Span", { className: "text-body-secondary" }, fired),
+      a.flapping ? el("Span", { className: "badge text-bg-warning pw-flapping",
+                                title: "changed state many times in the last hour" },
+                      [icon("bi-shuffle"), "flapping"]) : null
+    ]));
+    if (a.ack) {
+      lines.push(el("Div", { className: "small mt-1 pw-ack" }, [
+        icon("bi-person-check"),
+        "Acknowledged by " + a.ack.by + " at " + utcText(parseTime(a.ack.at), true) + " UTC" +
+        (a.ack.note ? ": " + a.ack.note : "")]));
+    }
+    if (a.silenced) {
+      lines.push(el("Div", { className: "small mt-1 pw-silence-note" }, [
+        icon("bi-bell-slash"),
+        "Silenced until " + utcText(parseTime(a.silenced.until), true) + " UTC by " +
+        a.silenced.by + ": " + a.silenced.comment]));
+    }
+    if (cfg.acting.allowed) {
+      lines.push(el("Div", { className: "mt-2 d-flex gap-2 flex-wrap pw-alert-actions" }, [
+        a.ack ? alertButton(cfg, a, "unack", "Take ack back", "bi-arrow-counterclockwise",
+                            "btn-outline-secondary")
+              : alertButton(cfg, a, "ack", "Acknowledge…", "bi-person-check", "btn-outline-primary"),
+        a.silenced ? alertButton(cfg, a, "unsilence", "End silence", "bi-bell",
+                                 "btn-outline-secondary")
+                   : alertButton(cfg, a, "silence", "Silence…", "bi-bell-slash",
+                                 "btn-outline-secondary")
+      ]));
+    }
+    return lines;
+  }
+
   function issueItems(doc, cfg) {
     var items = [];
     doc.alerts.forEach(function (a) {
       items.push({ at: parseTime(a.since), severity: a.severity, kind: "Alert",
-                   title: a.title, source: a.source, text: a.message });
+                   title: a.title, source: a.source, text: a.message, alert: a });
     });
     doc.anomalies.forEach(function (a) {
       var kind = cfg.anomaly_kinds[a.kind];
@@ -269,7 +321,11 @@
     }
     var now = Date.now();
     return el("Ul", { className: "list-unstyled mb-0 pw-issues-list" }, items.map(function (it) {
-      return el("Li", { className: "pw-issue pw-issue-" + it.severity }, [
+      var silenced = it.alert && it.alert.silenced;
+      return el("Li", {
+        className: "pw-issue pw-issue-" + it.severity + (silenced ? " pw-silenced" : ""),
+        "data-alert": it.alert ? String(it.alert.id) : undefined
+      }, [
         el("Div", { className: "d-flex align-items-center gap-2 flex-wrap" }, [
           statusBadge(it.severity, cfg),
           el("Span", { className: "badge text-bg-light border" }, it.kind),
@@ -280,7 +336,7 @@
              "since " + utcText(it.at, true) + " UTC (" + ageText((now - it.at) / 1000) + ")")
         ]),
         el("Div", { className: "small mt-1" }, it.text)
-      ]);
+      ].concat(it.alert ? alertLines(it.alert, cfg) : []));
     }));
   }
 
@@ -392,6 +448,158 @@
     return rangeValue === "custom" ? {} : { display: "none" };
   }
 
+  // region acting on alerts (the card buttons and the dialog) ---------------------------------
+  // The page acts through the REST routes with the browser's credentials; the server decides
+  // whether it may (api.auth.require_operator) and whether the body is right. Every answer
+  // that is not a success is shown as the API gave it: status, code, message, each problem.
+  function apiProblem(status, body) {
+    var error = body && body.error;
+    if (!error) {
+      return { status: status, code: null, problems: [], signIn: null,
+               message: status ? "HTTP " + status + ", not the API's JSON answer"
+                               : "the server did not answer" };
+    }
+    var details = error.details || {};
+    return { status: status, code: error.code, message: error.message,
+             problems: details.problems || [],
+             signIn: typeof details.sign_in === "string" ? details.sign_in : null };
+  }
+
+  function problemView(problem) {
+    var here = window.location.pathname + window.location.search;
+    return el("Div", { className: "alert alert-danger small py-2 mb-0 mt-2 pw-act-problem" }, [
+      el("Strong", {}, (problem.status ? "HTTP " + problem.status + " " : "") +
+                       (problem.code ? problem.code + ": " : "")),
+      problem.message,
+      problem.problems.length ? el("Ul", { className: "mb-0 mt-1" }, problem.problems.map(function (p) {
+        return el("Li", {}, [el("Code", {}, p.path), " " + p.message]);
+      })) : null,
+      problem.signIn && problem.signIn.charAt(0) === "/" && problem.signIn.charAt(1) !== "/"
+        ? el("Div", { className: "mt-1" }, el("A", {
+            href: problem.signIn + "?next=" + encodeURIComponent(here), className: "alert-link"
+          }, "Sign in as an operator")) : null
+    ]);
+  }
+
+  // One request: resolves to {ok: true, body} or {ok: false, problem}; never rejects.
+  function send(method, path, body) {
+    var init = { method: method, credentials: "same-origin",
+                 headers: { "Accept": "application/json" } };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    return baseFetch.call(window, path, init).then(function (response) {
+      return response.json().then(function (json) { return json; }, function () { return null; })
+        .then(function (json) {
+          return response.ok ? { ok: true, body: json } : { ok: false, problem: apiProblem(response.status, json) };
+        });
+    }, function () {
+      return { ok: false, problem: apiProblem(0, null) };
+    });
+  }
+
+  function pathFor(template, id) { return template.replace("{id}", encodeURIComponent(id)); }
+
+  // A silence's end: now plus the chosen length, or the chosen time read as UTC (the page's
+  // times are UTC). The API judges it (in the future, after the start) and says so if not.
+  function silenceEnd(cfg, choice, until) {
+    if (choice === cfg.acting.until) {
+      if (!until) { return undefined; }
+      return (until.length === 16 ? until + ":00" : until) + "Z";
+    }
+    return new Date(Date.now() + cfg.acting.silence_choices[choice].seconds * 1000).toISOString();
+  }
+
+  function feedback(text, iconName) {
+    return el("Div", { className: "alert alert-success small py-1 px-2 mb-2 pw-act-done" },
+              [icon(iconName), text]);
+  }
+
+  // The outputs of `act`, in dashboard/clientside.py's order.
+  var IS_OPEN = 0, TARGET = 1, TITLE = 2, ACK_FORM = 3, SILENCE_FORM = 4, ERROR = 5,
+      FEEDBACK = 6, SUBMIT = 7, NOTE = 8, COMMENT = 9, DIALOG_OUTPUTS = 10;
+
+  function act(_buttons, _submit, _cancel, target, actor, note, choice, until, comment, status, cfg) {
+    var ctx = window.dash_clientside.callback_context || {};
+    var trigger = ctx.triggered_id;
+    var value = ((ctx.triggered || [])[0] || {}).value;
+    var acting = cfg.acting;
+    var out = [];
+    for (var i = 0; i < DIALOG_OUTPUTS; i++) { out.push(noUpdate()); }
+    var shown = {}, hidden = { display: "none" };
+
+    if (trigger === acting.cancel) {
+      out[IS_OPEN] = false;
+      return out;
+    }
+    if (trigger === acting.submit) {
+      if (!target || !value) { preventUpdate(); }
+      var request = target.action === "ack"
+        ? send("POST", pathFor(acting.ack_path, target.alert), { by: actor || "", note: note || "" })
+        : send("POST", acting.silences_path, {
+            matchers: { key: target.key }, ends_at: silenceEnd(cfg, choice, until),
+            created_by: actor || "", comment: comment || "" });
+      return request.then(function (answer) {
+        if (!answer.ok) {
+          out[ERROR] = problemView(answer.problem);
+          return out;
+        }
+        out[IS_OPEN] = false;
+        out[ERROR] = null;
+        out[FEEDBACK] = target.action === "ack"
+          ? feedback("Acknowledged “" + target.title + "” as " + answer.body.ack.by + ".",
+                     "bi-person-check")
+          : feedback("Silenced “" + target.title + "” until " +
+                     utcText(parseTime(answer.body.ends_at), true) + " UTC.", "bi-bell-slash");
+        return out;
+      });
+    }
+    // A card's button. Dash also calls this when cards are redrawn (no click): ignore those.
+    if (!trigger || trigger.type !== acting.button_type || !value) { preventUpdate(); }
+    var doc = status && status.doc;
+    var alert = doc ? doc.alerts.filter(function (a) { return a.id === trigger.alert; })[0] : null;
+    if (!alert) { preventUpdate(); }
+    if (trigger.action === "ack" || trigger.action === "silence") {
+      var ack = trigger.action === "ack";
+      out[IS_OPEN] = true;
+      out[TARGET] = { action: trigger.action, alert: alert.id, key: alert.key, title: alert.title };
+      out[TITLE] = (ack ? "Acknowledge: " : "Silence: ") + alert.title;
+      out[ACK_FORM] = ack ? shown : hidden;
+      out[SILENCE_FORM] = ack ? hidden : shown;
+      out[ERROR] = null;
+      out[SUBMIT] = ack ? "Acknowledge" : "Silence";
+      out[NOTE] = "";
+      out[COMMENT] = "";
+      return out;
+    }
+    var undo = trigger.action === "unack"
+      ? send("DELETE", pathFor(acting.ack_path, alert.id))
+      : send("DELETE", pathFor(acting.silence_path, alert.silenced ? alert.silenced.id : ""));
+    return undo.then(function (answer) {
+      out[FEEDBACK] = answer.ok
+        ? feedback((trigger.action === "unack" ? "Took the ack back from “" : "Ended the silence of “") +
+                   alert.title + "”.", trigger.action === "unack" ? "bi-arrow-counterclockwise" : "bi-bell")
+        : problemView(answer.problem);
+      return out;
+    });
+  }
+
+  // The time field of a silence shows only when "until…" is chosen.
+  function untilBox(choice, cfg) {
+    return choice === cfg.acting.until ? {} : { display: "none" };
+  }
+
+  // Changes when an open alert appears, goes, or changes state or severity: the history panel
+  // reloads then (a transition was stored), not at every heartbeat.
+  function alertsVersion(status, current) {
+    var doc = status && status.doc;
+    if (!doc) { return noUpdate(); }
+    var version = JSON.stringify(doc.alerts.map(function (a) { return [a.id, a.state, a.severity]; }));
+    return version === current ? noUpdate() : version;
+  }
+  // endregion
+
   // region first paint -----------------------------------------------------------------------
   // Dash draws the layout as soon as it arrives, but runs no callback until the page's lazy
   // components (plotly.js) have loaded, about a second later. The layout carries the current
@@ -478,7 +686,8 @@
     pipewatch: {
       machine: machine, render: render, freshness: freshness, dataVersion: dataVersion,
       paintLayout: paintLayout,
-      customBox: customBox, _backoffMs: backoffMs, _socketUrl: socketUrl
+      customBox: customBox, act: act, untilBox: untilBox, alertsVersion: alertsVersion,
+      _backoffMs: backoffMs, _socketUrl: socketUrl
     }
   });
 })();

@@ -1,14 +1,15 @@
 """The Dash page: layout, components, figure builders and callbacks (no SQL here).
 
 `init_app(app)` serves the vendored stylesheets, sets the per-request layout and attaches the
-server-side callbacks (dashboard/callbacks.py) and the clientside ones, whose code lives in
+server-side callbacks (dashboard/callbacks.py, the alert history's in dashboard/history.py)
+and the clientside ones, whose code lives in
 assets/pipewatch.js under `window.dash_clientside.pipewatch`.
 """
 from __future__ import annotations
 
 import dash
 
-from dashboard import callbacks, clientside, static
+from dashboard import callbacks, clientside, history, static
 from dashboard.layout import serve_layout
 
 
@@ -17,4 +18,5 @@ def init_app(app: dash.Dash) -> None:
     static.init_app(app)
     app.layout = lambda: serve_layout(app)
     callbacks.register(app)
+    history.register(app)
     clientside.register(app)

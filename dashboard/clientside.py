@@ -10,11 +10,16 @@
 - `freshness`: tick -> connection pill, "updated N s ago", ages, stale marks, banner; its
   panels are dashboard/pageconfig.py's PANELS, in that order (the config store lists them too).
 - `dataVersion`: status store -> a value that changes only when a new hour of metrics exists.
+- `act`: a card's button, or the dialog's Send/Cancel -> the dialog, and the REST call that
+  acts on the alert (dashboard/acting.py), whose refusal is shown as the API said it.
+- `untilBox`: the silence's time field shows only when "until…" is chosen.
+- `alertsVersion`: status store -> a value that changes when an open alert appears, goes, or
+  changes state or severity (the history panel reloads then).
 """
 from __future__ import annotations
 
 import dash
-from dash import ClientsideFunction, Input, Output, State
+from dash import ALL, ClientsideFunction, Input, Output, State
 
 from dashboard import ids
 from dashboard.pageconfig import PANELS, RENDER_OUTPUTS
@@ -57,6 +62,33 @@ def register(app: dash.Dash) -> None:
         Output(ids.DATA_VERSION, "data"),
         Input(ids.STATUS, "data"),
         State(ids.DATA_VERSION, "data"),
+    )
+    app.clientside_callback(
+        _fn("act"),
+        [Output(ids.ACT_DIALOG, "is_open"), Output(ids.ACT_TARGET, "data"),
+         Output(ids.ACT_TITLE, "children"), Output(ids.ACT_ACK_FORM, "style"),
+         Output(ids.ACT_SILENCE_FORM, "style"), Output(ids.ACT_ERROR, "children"),
+         Output(ids.ACT_FEEDBACK, "children"), Output(ids.ACT_SUBMIT, "children"),
+         Output(ids.ACT_NOTE, "value"), Output(ids.ACT_COMMENT, "value")],
+        [Input({"type": ids.ALERT_BUTTON, "action": ALL, "alert": ALL}, "n_clicks"),
+         Input(ids.ACT_SUBMIT, "n_clicks"), Input(ids.ACT_CANCEL, "n_clicks")],
+        [State(ids.ACT_TARGET, "data"), State(ids.ACT_ACTOR, "value"),
+         State(ids.ACT_NOTE, "value"), State(ids.ACT_FOR, "value"),
+         State(ids.ACT_UNTIL, "value"), State(ids.ACT_COMMENT, "value"),
+         State(ids.STATUS, "data"), State(ids.CONFIG, "data")],
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        _fn("untilBox"),
+        Output(ids.ACT_UNTIL, "style"),
+        Input(ids.ACT_FOR, "value"),
+        State(ids.CONFIG, "data"),
+    )
+    app.clientside_callback(
+        _fn("alertsVersion"),
+        Output(ids.ALERTS_VERSION, "data"),
+        Input(ids.STATUS, "data"),
+        State(ids.ALERTS_VERSION, "data"),
     )
     app.clientside_callback(
         _fn("customBox"),

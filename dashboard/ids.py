@@ -63,3 +63,32 @@ TREND_NOTE = "pw-trend-note"
 TREND_SHADED = "pw-trend-shaded"  # the list of shaded periods under the charts
 DOWNLOAD_BUTTON = "pw-download-button"
 DOWNLOAD = "pw-download"
+
+# Acting on alerts (dashboard/acting.py): the buttons on each alert card are pattern-matching
+# ids {"type": ALERT_BUTTON, "action": ..., "alert": <id>} drawn by assets/pipewatch.js; one
+# dialog (acknowledge with a note, or silence) and one line of feedback serve them all.
+ALERT_BUTTON = "pw-alert-button"
+ACT_DIALOG = "pw-act-dialog"
+ACT_TITLE = "pw-act-title"
+ACT_TARGET = "pw-act-target"      # {"action", "alert", "key", "title"} the dialog acts on
+ACT_ACK_FORM = "pw-act-ack-form"
+ACT_SILENCE_FORM = "pw-act-silence-form"
+ACT_ACTOR = "pw-act-actor"        # "your name", remembered in localStorage (Dash persistence)
+ACT_NOTE = "pw-act-note"
+ACT_FOR = "pw-act-for"            # how long a silence lasts: a SILENCE_CHOICES key or "until"
+ACT_UNTIL = "pw-act-until"
+ACT_COMMENT = "pw-act-comment"
+ACT_SUBMIT = "pw-act-submit"
+ACT_CANCEL = "pw-act-cancel"
+ACT_ERROR = "pw-act-error"        # the API's refusal, inside the dialog
+ACT_FEEDBACK = "pw-act-feedback"  # what the last action did (or why it failed), over the list
+READ_ONLY = "pw-read-only"        # shown instead of buttons on a page that may not act
+
+# Alert history (dashboard/history.py): the stored transitions for the charts' selection.
+HISTORY = "pw-history"
+HISTORY_BODY = "pw-history-body"
+HISTORY_NOTE = "pw-history-note"
+HISTORY_PAGE = "pw-history-page"
+HISTORY_NEWER = "pw-history-newer"
+HISTORY_OLDER = "pw-history-older"
+ALERTS_VERSION = "pw-alerts-version"  # changes when an open alert's state or severity does

@@ -19,7 +19,9 @@ from flask import has_request_context, request
 from urllib.parse import urlsplit
 
 from dashboard import ids
+from dashboard.acting import action_dialog, operator_access, read_only_notice
 from dashboard.components import GRAPH_CONFIG, panel, pill, status_card
+from dashboard.history import history_panel
 from dashboard.pageconfig import CONNECTION_STATES, STATUS_ICONS, page_config
 from dashboard.urlstate import BUCKET_CHOICES, RANGE_LABELS, Selection, from_query
 
@@ -197,6 +199,10 @@ def build_layout(selection: Selection, config: Mapping[str, Any], status: Mappin
         dcc.Store(id=ids.DATA_VERSION, data=data_version(status)),
         dcc.Store(id=ids.TREND_DATA),
         dcc.Store(id=ids.SHADING),
+        dcc.Store(id=ids.ACT_TARGET),
+        dcc.Store(id=ids.HISTORY_PAGE, data=0),
+        dcc.Store(id=ids.ALERTS_VERSION),
+        action_dialog(),
         _header(client["logout_path"] if config["PIPEWATCH_READ_TOKEN"] else None),
         dbc.Container([
             html.Div(id=ids.BANNER, className="pw-banner"),
@@ -204,12 +210,15 @@ def build_layout(selection: Selection, config: Mapping[str, Any], status: Mappin
             dbc.Row([
                 dbc.Col(panel(ids.HEALTH, "System health", "bi-heart-pulse", [],
                               body_id=ids.HEALTH_BODY), lg=4, className="mb-3"),
-                dbc.Col(panel(ids.ISSUES, "Anomalies and alerts", "bi-exclamation-diamond", [],
-                              body_id=ids.ISSUES_BODY), lg=8, className="mb-3"),
+                dbc.Col(panel(ids.ISSUES, "Anomalies and alerts", "bi-exclamation-diamond", [
+                    read_only_notice(client["acting"]),
+                    html.Div(id=ids.ACT_FEEDBACK, role="status"),
+                    html.Div(id=ids.ISSUES_BODY)]), lg=8, className="mb-3"),
             ]),
             dbc.Row(dbc.Col(panel(ids.SOURCES, "Scraping health per source", "bi-table",
                                   _sources_table()), className="mb-3")),
             _trends(selection, options),
+            history_panel(),
             html.Footer("pipewatch · REST: /api/v1/monitoring/pipeline-status · "
                         "metrics: /metrics", className="pw-footer"),
         ], fluid=True, className="pb-4"),
@@ -242,5 +251,5 @@ def serve_layout(app) -> html.Div:
         except Exception as exc:  # noqa: BLE001 - the page still loads; the socket/poll retry
             log.warning("first status for the page failed: %s", type(exc).__name__)
     client = page_config(config, app.config.requests_pathname_prefix,
-                         app.config.routes_pathname_prefix)
+                         app.config.routes_pathname_prefix, operator_access())
     return build_layout(selection, config, status, client)

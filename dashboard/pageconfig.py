@@ -11,7 +11,9 @@ load by `page_config` from the settings:
 - the words and icons of statuses and connection states, and how each anomaly kind reads;
 - the component ids and the props whose changes drive the state machine;
 - where `render` draws (RENDER_OUTPUTS), so the page can draw the first paint into the layout
-  as it arrives, before Dash runs any callback.
+  as it arrives, before Dash runs any callback;
+- whether this page may act on alerts (decided per request by the API's own rule,
+  dashboard/acting.py), where the action routes are, and the silence lengths it offers.
 
 The layout draws its shells with the same icons and connection words (STATUS_ICONS,
 CONNECTION_STATES), so nothing the page shows is defined twice. docs/architecture.md
@@ -25,6 +27,7 @@ from api.http.routes import WEBSOCKET_PATH
 from api.status.alerts import KIND_NAMES
 from api.status.anomalies import KINDS, RATE_KINDS
 from dashboard import ids
+from dashboard.acting import acting_config
 
 POLL_MS = 5000
 """Poll interval while the socket is not trusted (README: "Polling Mode every 5 s")."""
@@ -108,9 +111,11 @@ def anomaly_kinds() -> dict[str, dict[str, Any]]:
     return {kind: {"label": KIND_NAMES[kind], "percent": kind in RATE_KINDS} for kind in KINDS}
 
 
-def page_config(config: Mapping[str, Any], requests_prefix: str,
-                routes_prefix: str) -> dict[str, Any]:
-    """The config store's data for one page load (no secrets: the browser sees all of it)."""
+def page_config(config: Mapping[str, Any], requests_prefix: str, routes_prefix: str,
+                access: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The config store's data for one page load (no secrets: the browser sees all of it).
+    `access` is dashboard.acting.operator_access() for this page's request (none: it may not
+    act)."""
     root = site_root(requests_prefix, routes_prefix)
     return {
         "ws_path": root + WEBSOCKET_PATH.lstrip("/"),
@@ -132,4 +137,5 @@ def page_config(config: Mapping[str, Any], requests_prefix: str,
                      "poll_result": f"{ids.POLL_RESULT}.data", "tick": f"{ids.TICK}.n_intervals"},
         "first_paint": {"status_store": ids.STATUS,
                         "outputs": [list(output) for output in RENDER_OUTPUTS]},
+        "acting": acting_config(dict(access or {"allowed": False}), root),
     }

@@ -1,0 +1,187 @@
+"""Acting on alerts from the page, in headless Chromium against the app in its own process:
+acknowledge with a note and see it on a second page over the socket; silence and see the card
+greyed "silenced until"; the API's refusals shown in the dialog; the history panel listing the
+stored transitions, and reloading when one more is stored.
+
+The app runs with ALERT_EVALUATE_SECONDS=0: the test evaluates the lifecycle itself (another
+process on the same SQLite file, as a second worker would), with ALERT_FOR_SECONDS=0 so the
+seeded incidents fire at once; the app hears the commit and pushes it.
+"""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+import requests
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from api.timeutil import parse_iso, utcnow
+from dashboard import ids
+from tests.browser.conftest import FIX, pytest_setup_options
+from tests.browser.fixtures import screenshot, seeded_database, text
+from tests.browser.support import AppProcess, wait_for, write_aggregate
+from tests.status_fixtures import config, evaluate_alerts
+
+REALTIME = "Real-time Updates"
+LIFECYCLE = config(ALERT_FOR_SECONDS=0, ALERT_KEEP_FIRING_SECONDS=0)
+
+
+def evaluate(database_url: str) -> int:
+    """One evaluation of the lifecycle now, from this process (what an evaluator writes)."""
+    from api.storage.db import Database
+
+    db = Database(database_url)
+    try:
+        return evaluate_alerts(db, utcnow(), LIFECYCLE)
+    finally:
+        db.dispose()
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, chrome_available):
+    url = seeded_database(tmp_path_factory.mktemp("browser-alerts"))
+    served = AppProcess(url, settings={"ALERT_EVALUATE_SECONDS": "0"}).start()
+    assert evaluate(url) > 0, "the seeded incidents open alerts"
+    yield served
+    served.stop()
+
+
+@pytest.fixture
+def second_browser(chrome_available):
+    """Another Chromium: a second person's page, with its own socket."""
+    from selenium import webdriver
+
+    try:
+        driver = webdriver.Chrome(options=pytest_setup_options())
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(f"could not start a second headless Chromium ({exc}); `{FIX}`", pytrace=False)
+    yield driver
+    driver.quit()
+
+
+def open_page(driver, app) -> None:
+    driver.get(app.url + "/")
+    wait_for(lambda: text(driver, ids.CONN_PILL) == REALTIME, 20, "the page is live")
+
+
+def open_alerts(app) -> dict[str, dict]:
+    doc = requests.get(app.url + "/api/v1/monitoring/pipeline-status", timeout=10).json()
+    return {alert["key"]: alert for alert in doc["alerts"]}
+
+
+def card(driver, alert_id: int):
+    return driver.find_element(By.CSS_SELECTOR, f'li[data-alert="{alert_id}"]')
+
+
+def press(driver, alert_id: int, action: str) -> None:
+    wait_for(lambda: card(driver, alert_id).find_elements(By.CSS_SELECTOR, f".pw-alert-{action}"),
+             10, f"the card of alert {alert_id} has its {action} button")
+    card(driver, alert_id).find_element(By.CSS_SELECTOR, f".pw-alert-{action}").click()
+
+
+def type_into(driver, element_id: str, value: str) -> None:
+    field = wait_for(lambda: driver.find_element(By.ID, element_id), 5, f"#{element_id} shows")
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(Keys.DELETE)
+    if value:
+        field.send_keys(value)
+
+
+def test_an_ack_with_a_note_shows_on_a_second_page_over_the_socket(browser, second_browser, app):
+    alerts = open_alerts(app)
+    target = alerts["quality:geocoding_success_rate:vanguard"]
+    assert target["state"] == "firing" and target["ack"] is None
+    open_page(browser, app)
+    open_page(second_browser, app)
+    second_browser.execute_script("window.__samePage = true")
+    assert "Firing" in card(second_browser, target["id"]).text
+
+    press(browser, target["id"], "ack")
+    wait_for(lambda: text(browser, ids.ACT_TITLE).startswith("Acknowledge"), 5, "the dialog opens")
+    type_into(browser, ids.ACT_ACTOR, "amina")
+    type_into(browser, ids.ACT_NOTE, "rerunning the geocoder")
+    browser.find_element(By.ID, ids.ACT_SUBMIT).click()
+    wait_for(lambda: "Acknowledged" in text(browser, ids.ACT_FEEDBACK), 10, "the page says done")
+
+    seen = wait_for(lambda: re.search(r"Acknowledged by amina at \d{4}-\d\d-\d\d \d\d:\d\d UTC: "
+                                      r"rerunning the geocoder", card(second_browser, target["id"]).text),
+                    10, "the second page shows the ack with its note")
+    assert seen
+    assert second_browser.execute_script("return window.__samePage") is True, "no reload"
+    assert "via socket" in text(second_browser, ids.UPDATED)
+    assert open_alerts(app)[target["key"]]["ack"]["note"] == \
+        "rerunning the geocoder"
+    screenshot(second_browser, "alerts-acked-second-page")
+
+    # The second person takes the ack back; the first page sees the button come back.
+    press(second_browser, target["id"], "unack")
+    wait_for(lambda: "Took the ack back" in text(second_browser, ids.ACT_FEEDBACK), 10,
+             "the second page says the ack is taken back")
+    wait_for(lambda: "Acknowledged by" not in card(browser, target["id"]).text
+             and card(browser, target["id"]).find_elements(By.CSS_SELECTOR, ".pw-alert-ack"),
+             10, "the first page shows it unacknowledged again")
+
+
+def test_silence_from_the_page_greys_the_card_until_a_time(browser, app):
+    target = open_alerts(app)["source_stale:sahara_reporters"]
+    open_page(browser, app)
+    press(browser, target["id"], "silence")
+    wait_for(lambda: text(browser, ids.ACT_TITLE).startswith("Silence"), 5, "the dialog opens")
+    type_into(browser, ids.ACT_ACTOR, "tunde")
+    type_into(browser, ids.ACT_COMMENT, "")
+
+    # No comment: the API's 422 is shown in the dialog, problem by problem; nothing written.
+    browser.find_element(By.ID, ids.ACT_SUBMIT).click()
+    error = wait_for(lambda: text(browser, ids.ACT_ERROR), 10, "the refusal is shown")
+    assert "HTTP 422" in error and "comment" in error, error
+    assert requests.get(app.url + "/api/v1/silences", timeout=10).json()["items"] == []
+    screenshot(browser, "alerts-silence-refused")
+
+    type_into(browser, ids.ACT_COMMENT, "sahara_reporters maintenance, CHG-1142")
+    before = utcnow()
+    browser.find_element(By.ID, ids.ACT_SUBMIT).click()
+    wait_for(lambda: "Silenced" in text(browser, ids.ACT_FEEDBACK), 10, "the page says done")
+    greyed = wait_for(lambda: "pw-silenced" in card(browser, target["id"]).get_attribute("class")
+                      and card(browser, target["id"]), 10, "the card is greyed")
+    until = re.search(r"Silenced until (\d{4}-\d\d-\d\d \d\d:\d\d) UTC by tunde: "
+                      r"sahara_reporters maintenance, CHG-1142", greyed.text)
+    assert until, greyed.text
+    (silence,) = requests.get(app.url + "/api/v1/silences", timeout=10).json()["items"]
+    assert silence["matchers"] == {"source": None, "kind": None, "key": target["key"]}
+    ends = parse_iso(silence["ends_at"])
+    assert before + timedelta(minutes=59) < ends < utcnow() + timedelta(minutes=61)
+    assert until.group(1) == ends.strftime("%Y-%m-%d %H:%M")
+    filtered = browser.execute_script("return getComputedStyle(arguments[0].firstChild).filter",
+                                      greyed)
+    assert "grayscale" in filtered
+    screenshot(browser, "alerts-silenced")
+
+    press(browser, target["id"], "unsilence")
+    wait_for(lambda: "pw-silenced" not in card(browser, target["id"]).get_attribute("class"), 10,
+             "ending the silence ungreys the card")
+
+
+def test_the_history_panel_lists_transitions_and_follows_new_ones(browser, app):
+    open_page(browser, app)
+    body = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".pw-history-row"), 10,
+                    "the history lists the stored transitions")
+    assert body
+    note = text(browser, ids.HISTORY_NOTE)
+    assert "newest first" in note
+    first = browser.find_element(By.CSS_SELECTOR, ".pw-history-row").text
+    assert "firing" in first or "pending" in first
+
+    # The all-sources geocoding rate recovers: its alert resolves (keep_firing_for 0), and the
+    # panel lists the resolution on top without a reload.
+    write_aggregate(app.database_url, (990, 1000), (995, 1000), LIFECYCLE)
+    assert evaluate(app.database_url) > 0
+    top = wait_for(lambda: browser.find_element(By.CSS_SELECTOR, ".pw-history-row"), 10,
+                   "the history has rows")
+    wait_for(lambda: "resolved" in browser.find_element(By.CSS_SELECTOR, ".pw-history-row").text,
+             10, "the newest transition, the resolution, is listed first")
+    assert top is not None
+    newest = browser.find_element(By.CSS_SELECTOR, ".pw-history-row").text
+    assert "all sources" in newest or "geocoding" in newest.lower()
+    screenshot(browser, "alerts-history")
