@@ -185,3 +185,56 @@ def test_the_history_panel_lists_transitions_and_follows_new_ones(browser, app):
     newest = browser.find_element(By.CSS_SELECTOR, ".pw-history-row").text
     assert "all sources" in newest or "geocoding" in newest.lower()
     screenshot(browser, "alerts-history")
+
+
+def test_a_reader_sees_the_alerts_and_why_not_to_act_and_an_operator_acts(browser, tmp_path):
+    """With both tokens set: signed in with the read token, the cards show their state but no
+    buttons, and the page says why and where to sign in; signed in again with the operator
+    token, the buttons act (through the browser's cookie, from the server's own page)."""
+    read, operate = "browser-read-4471", "browser-operate-9925"
+    url = seeded_database(tmp_path)
+    assert evaluate(url) > 0
+    app = AppProcess(url, settings={"ALERT_EVALUATE_SECONDS": "0", "PIPEWATCH_READ_TOKEN": read,
+                                    "PIPEWATCH_OPERATOR_TOKEN": operate}).start()
+    try:
+        browser.get(app.url + "/healthz")
+        browser.delete_all_cookies()
+        for token in (read, operate):
+            browser.get(app.url + "/login?next=/")
+            field = wait_for(lambda: browser.find_element(By.ID, "token"), 10, "the sign-in form")
+            field.send_keys(token)
+            browser.find_element(By.ID, "sign-in").click()
+            wait_for(lambda: text(browser, ids.CONN_PILL) == REALTIME, 20, "the page is live")
+            wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "li[data-alert]"), 10,
+                     "the alert cards show")
+            if token == read:
+                notice = text(browser, ids.READ_ONLY)
+                assert "not act on them" in notice and "signed in to read" in notice
+                assert "Firing" in browser.find_element(By.ID, ids.ISSUES_BODY).text
+                assert not browser.find_elements(By.CSS_SELECTOR, ".pw-alert-actions")
+                screenshot(browser, "alerts-reader")
+        assert not browser.find_elements(By.ID, ids.READ_ONLY)
+        headers = {"Authorization": f"Bearer {read}"}
+        doc = requests.get(app.url + "/api/v1/monitoring/pipeline-status", headers=headers,
+                           timeout=10).json()
+        target = doc["alerts"][0]
+        press(browser, target["id"], "ack")
+        type_into(browser, ids.ACT_ACTOR, "chika")
+        browser.find_element(By.ID, ids.ACT_SUBMIT).click()
+        wait_for(lambda: "Acknowledged by chika" in card(browser, target["id"]).text, 10,
+                 "the operator's ack shows")
+
+        # The sign-in ends elsewhere (a copy of the cookie signed out): the next action's 401
+        # is shown where the person acted, with the way to sign in, not swallowed.
+        (cookie,) = browser.get_cookies()
+        signed_out = requests.post(app.url + "/logout", cookies={cookie["name"]: cookie["value"]},
+                                   headers={"Origin": app.url}, allow_redirects=False, timeout=10)
+        assert signed_out.status_code == 303
+        press(browser, target["id"], "unack")
+        refusal = wait_for(lambda: text(browser, ids.ACT_FEEDBACK), 10, "the refusal is shown")
+        assert "HTTP 401" in refusal and "Sign in as an operator" in refusal, refusal
+        assert "Acknowledged by chika" in card(browser, target["id"]).text
+        screenshot(browser, "alerts-refused-401")
+    finally:
+        browser.delete_all_cookies()
+        app.stop()
