@@ -47,12 +47,14 @@ def alert_events(runtime, filters: EventFilters, after: tuple[datetime, int] | N
         return list_transitions(session, filters, after, limit)
 
 
-def newest_alert_events(runtime, start: datetime, end: datetime, sources: Sequence[str] | None,
+def newest_alert_events(runtime, start: datetime, end: datetime | None,
+                        sources: Sequence[str] | None,
                         offset: int, count: int,
                         chunk: int = 1000) -> tuple[list[dict[str, Any]], int]:
-    """Alert transitions in the range (and sources), newest first: `count` of them after the
-    newest `offset`, and how many the range holds. The store reads in (at, id) order only (the
-    events route's cursor order), so this walks the range's pages, keeping just the tail."""
+    """Alert transitions in the range (and sources; no `end`: up to the newest), newest first:
+    `count` of them after the newest `offset`, and how many the range holds. The store reads in
+    (at, id) order only (the events route's cursor order), so this walks the range's pages,
+    keeping just the tail."""
     filters = EventFilters(start=start, end=end, sources=tuple(sources or ()))
     tail: deque[dict[str, Any]] = deque(maxlen=offset + count)
     total, after = 0, None

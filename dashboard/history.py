@@ -19,7 +19,6 @@ from dash import Input, Output, State, ctx, html, no_update
 from api import queries
 from api.timeutil import utcnow
 from dashboard import ids
-from dashboard.components import panel
 from dashboard.pageconfig import STATUS_ICONS
 from dashboard.urlstate import Selection, selection_from_controls, window
 
@@ -31,20 +30,23 @@ STATE_CLASSES = {"pending": "text-bg-secondary", "firing": "text-bg-danger",
 """How each lifecycle state reads in the table: a badge with the word (never colour alone)."""
 
 
-def history_panel() -> html.Div:
-    """The panel's shell: a note, the table, and newer/older buttons."""
+def history_panel() -> dbc.Card:
+    """The panel's shell, a card like the trends' (it follows their selection): a note, the
+    table, and newer/older buttons."""
     pager = html.Div([
         dbc.Button([html.I(className="bi bi-chevron-left me-1"), "Newer"], id=ids.HISTORY_NEWER,
                    size="sm", color="secondary", outline=True, disabled=True),
         dbc.Button(["Older", html.I(className="bi bi-chevron-right ms-1")], id=ids.HISTORY_OLDER,
                    size="sm", color="secondary", outline=True, disabled=True),
     ], className="d-flex gap-2 justify-content-end mt-2")
-    return panel(ids.HISTORY, "Alert history", "bi-clock-history", [
-        html.Div(id=ids.HISTORY_NOTE, className="pw-asof mb-2"),
-        html.Div(id=ids.HISTORY_BODY, className="pw-history-body"),
-        pager,
-    ])
-
+    return dbc.Card([
+        dbc.CardHeader(html.Div([
+            html.Span([html.I(className="bi bi-clock-history me-2"), "Alert history"],
+                      className="fw-semibold"),
+            html.Span(id=ids.HISTORY_NOTE, className="pw-asof ms-auto"),
+        ], className="d-flex align-items-center")),
+        dbc.CardBody([html.Div(id=ids.HISTORY_BODY, className="pw-history-body"), pager]),
+    ], id=ids.HISTORY, className="shadow-sm mb-4")
 
 def _when(at: datetime) -> str:
     return at.strftime("%Y-%m-%d %H:%M:%S")
@@ -77,6 +79,9 @@ def history_body(runtime, selection: Selection, page: int,
                  now: datetime | None = None) -> dict[str, Any]:
     """Page `page` (0: the newest) of the selection's transitions: {table, note, page, pages}."""
     start, end, _bucket = window(selection, now or utcnow())
+    if selection.range != "custom":
+        end = None  # up to now: `window` ends at a whole second, before a transition stored
+        # this very second (the one whose push made the panel reload)
 
     def read(wanted: int):
         return queries.newest_alert_events(runtime, start, end, selection.sources,

@@ -66,6 +66,16 @@ def test_the_panel_follows_the_selection_and_says_what_it_shows(runtime, monkeyp
     assert "No alert transitions in this range." in str(empty["table"])
 
 
+def test_a_transition_stored_this_very_second_is_listed(runtime):
+    """The panel reloads as soon as a transition is pushed, within the same second: a range
+    ending "now" must include it (the charts' window ends at the whole second)."""
+    write_history(runtime.db)
+    resolved_at = NOW + 5 * STEP
+    shown = history.history_body(runtime, Selection("6h"), 0,
+                                 now=resolved_at + timedelta(milliseconds=500))
+    assert shown["note"].startswith("5 transitions")
+
+
 def test_the_history_callback_over_http_as_the_browser_calls_it(client, runtime):
     write_history(runtime.db)
     payload = {

@@ -156,6 +156,7 @@ def test_silence_from_the_page_greys_the_card_until_a_time(browser, app):
     filtered = browser.execute_script("return getComputedStyle(arguments[0].firstChild).filter",
                                       greyed)
     assert "grayscale" in filtered
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", greyed)
     screenshot(browser, "alerts-silenced")
 
     press(browser, target["id"], "unsilence")
@@ -177,13 +178,13 @@ def test_the_history_panel_lists_transitions_and_follows_new_ones(browser, app):
     # panel lists the resolution on top without a reload.
     write_aggregate(app.database_url, (990, 1000), (995, 1000), LIFECYCLE)
     assert evaluate(app.database_url) > 0
-    top = wait_for(lambda: browser.find_element(By.CSS_SELECTOR, ".pw-history-row"), 10,
-                   "the history has rows")
     wait_for(lambda: "resolved" in browser.find_element(By.CSS_SELECTOR, ".pw-history-row").text,
              10, "the newest transition, the resolution, is listed first")
-    assert top is not None
     newest = browser.find_element(By.CSS_SELECTOR, ".pw-history-row").text
-    assert "all sources" in newest or "geocoding" in newest.lower()
+    assert "all sources" in newest and "Geocoding success rate" in newest, newest
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d resolved warning all sources #\d+ ", newest), \
+        newest
+    browser.execute_script("document.getElementById(arguments[0]).scrollIntoView()", ids.HISTORY)
     screenshot(browser, "alerts-history")
 
 
