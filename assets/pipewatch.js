@@ -483,6 +483,7 @@
 
   // One request: resolves to {ok: true, body} or {ok: false, problem}; never rejects.
   function send(method, path, body) {
+    sending = true;
     var init = { method: method, credentials: "same-origin",
                  headers: { "Accept": "application/json" } };
     if (body !== undefined) {
@@ -492,9 +493,12 @@
     return baseFetch.call(window, path, init).then(function (response) {
       return response.json().then(function (json) { return json; }, function () { return null; })
         .then(function (json) {
-          return response.ok ? { ok: true, body: json } : { ok: false, problem: apiProblem(response.status, json) };
+          sending = false;
+          return response.ok ? { ok: true, body: json }
+                             : { ok: false, problem: apiProblem(response.status, json) };
         });
     }, function () {
+      sending = false;
       return { ok: false, problem: apiProblem(0, null) };
     });
   }
@@ -520,6 +524,8 @@
   var IS_OPEN = 0, TARGET = 1, TITLE = 2, ACK_FORM = 3, SILENCE_FORM = 4, ERROR = 5,
       FEEDBACK = 6, SUBMIT = 7, NOTE = 8, COMMENT = 9, DIALOG_OUTPUTS = 10;
 
+  var sending = false;  // one action in flight: a double click must not silence twice
+
   function act(_buttons, _submit, _cancel, target, actor, note, choice, until, comment, status, cfg) {
     var ctx = window.dash_clientside.callback_context || {};
     var trigger = ctx.triggered_id;
@@ -533,6 +539,7 @@
       out[IS_OPEN] = false;
       return out;
     }
+    if (sending) { preventUpdate(); }
     if (trigger === acting.submit) {
       if (!target || !value) { preventUpdate(); }
       var request = target.action === "ack"
@@ -547,11 +554,12 @@
         }
         out[IS_OPEN] = false;
         out[ERROR] = null;
+        var body = answer.body || {};
         out[FEEDBACK] = target.action === "ack"
-          ? feedback("Acknowledged “" + target.title + "” as " + answer.body.ack.by + ".",
-                     "bi-person-check")
-          : feedback("Silenced “" + target.title + "” until " +
-                     utcText(parseTime(answer.body.ends_at), true) + " UTC.", "bi-bell-slash");
+          ? feedback("Acknowledged “" + target.title + "”" + (body.ack ? " as " + body.ack.by : "") +
+                     ".", "bi-person-check")
+          : feedback("Silenced “" + target.title + "”" + (body.ends_at ? " until " +
+                     utcText(parseTime(body.ends_at), true) + " UTC" : "") + ".", "bi-bell-slash");
         return out;
       });
     }
@@ -577,9 +585,10 @@
       ? send("DELETE", pathFor(acting.ack_path, alert.id))
       : send("DELETE", pathFor(acting.silence_path, alert.silenced ? alert.silenced.id : ""));
     return undo.then(function (answer) {
+      var unack = trigger.action === "unack";
       out[FEEDBACK] = answer.ok
-        ? feedback((trigger.action === "unack" ? "Took the ack back from “" : "Ended the silence of “") +
-                   alert.title + "”.", trigger.action === "unack" ? "bi-arrow-counterclockwise" : "bi-bell")
+        ? feedback((unack ? "Took the ack back from “" : "Ended the silence of “") + alert.title + "”.",
+                   unack ? "bi-arrow-counterclockwise" : "bi-bell")
         : problemView(answer.problem);
       return out;
     });

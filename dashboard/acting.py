@@ -110,8 +110,9 @@ def action_dialog() -> dbc.Modal:
                      id=ids.ACT_ACK_FORM),
             html.Div([
                 _field("Silence for", html.Div([
-                    dbc.RadioItems(id=ids.ACT_FOR, options=lengths, value=next(iter(SILENCE_CHOICES)),
-                                   inline=True, className="mb-1"),
+                    dbc.RadioItems(id=ids.ACT_FOR, options=lengths,
+                                   value=next(iter(SILENCE_CHOICES)), inline=True,
+                                   className="mb-1"),
                     dcc.Input(id=ids.ACT_UNTIL, type="datetime-local", style={"display": "none"},
                               className="form-control form-control-sm pw-act-until")]),
                        "“until…”: a time in UTC. The alert stays listed, greyed."),

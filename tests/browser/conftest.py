@@ -18,7 +18,8 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 FIX = "apt-get install -y chromium chromium-driver"
 CHROME_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=1400,1800")
+                "--disable-dev-shm-usage", "--window-size=1400,1800",
+                "--lang=en-US")  # date fields read mm/dd/yyyy whatever the machine's locale
 
 
 def pytest_setup_options():
