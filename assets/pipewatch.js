@@ -253,10 +253,10 @@
   }
 
   // Alert cards: what the lifecycle says, and (on a page that may act) the buttons.
-  function alertButton(cfg, alert, action, words, iconName, style) {
+  function alertButton(cfg, alert, action, words, iconName, style, title) {
     return el("Button", {
       id: { type: cfg.acting.button_type, action: action, alert: alert.id },
-      className: "btn btn-sm " + style + " pw-alert-" + action, type: "button"
+      className: "btn btn-sm " + style + " pw-alert-" + action, type: "button", title: title
     }, [icon(iconName), words]);
   }
 
@@ -293,7 +293,8 @@
                             "btn-outline-secondary")
               : alertButton(cfg, a, "ack", "Acknowledge…", "bi-person-check", "btn-outline-primary"),
         a.silenced ? alertButton(cfg, a, "unsilence", "End silence", "bi-bell",
-                                 "btn-outline-secondary")
+                                 "btn-outline-secondary", "Ends silence #" + a.silenced.id +
+                                 " now, for every alert it covers")
                    : alertButton(cfg, a, "silence", "Silence…", "bi-bell-slash",
                                  "btn-outline-secondary")
       ]));
