@@ -12,6 +12,9 @@ occurrence is what an operator acts on. Like Prometheus' `for` and `keep_firing_
 - a key that recorded more than ALERT_FLAPPING_TRANSITIONS transitions (state or severity
   changes) in the last hour marks its open occurrence `flapping`.
 
+ALERT_FOR_SECONDS and ALERT_KEEP_FIRING_SECONDS are the defaults: a stored rule may set them
+per source and kind (api/status/rules.py), and `plan` takes each alert's own.
+
 `plan` decides; api/storage/alert_store.py writes what it decided, and `shown` merges the open
 occurrences with the live conditions for the status document. No clock is read here: `now` is
 given, so a database and a moment give one answer.
