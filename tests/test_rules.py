@@ -205,3 +205,19 @@ def test_changing_rules_needs_the_operator_credential(client, runtime):
     assert client.put("/api/v1/rules", json=body, environ_base=REMOTE).status_code == 401
     assert client.get("/api/v1/rules", environ_base=REMOTE).status_code == 401
     assert client.get("/api/v1/rules/changes", environ_base=REMOTE).status_code == 401
+
+
+def test_chart_series_and_anomaly_history_judge_by_the_source_rule(client, runtime):
+    """The range reads (api/queries.py) use the stored rules too: a series point of vanguard at
+    80 % is healthy under its 70 % rule, punch's at 80 % stays a warning."""
+    from api import queries
+    from tests.status_fixtures import hourly_history
+
+    add_metrics(runtime.db, hourly_history("vanguard", NOW, 3, geo=(10, 8)))
+    add_metrics(runtime.db, hourly_history("punch", NOW, 3, geo=(10, 8)))
+    assert put(client, [{"source": "vanguard", "healthy_rate": 0.7,
+                         "warning_rate": 0.5}]).status_code == 200
+    points = queries.series(runtime, "geocoding_success_rate", NOW - timedelta(hours=3), NOW,
+                            sources=["vanguard", "punch"], bucket="hour")
+    statuses = {(point["source"], point["status"]) for point in points}
+    assert statuses == {("vanguard", "healthy"), ("punch", "warning")}
