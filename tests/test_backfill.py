@@ -1,0 +1,71 @@
+"""`python app.py backfill-alerts` on both databases: a database with history but no alert
+lifecycle rows gets the history the evaluator would have recorded, once."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+
+from api.demo import seed
+from api.settings import load_config
+from api.status.replay import backfill
+from api.storage.db import Database
+from api.storage.models import AlertOccurrence, AlertTransition
+from api.timeutil import UTC, floor_hour
+from tests.test_app import _cli
+
+NOW = datetime(2026, 11, 25, 14, 37, 12, tzinfo=UTC)
+CONFIG = load_config({}, environ={})
+DAYS = 2
+
+
+def transitions(db) -> list[tuple]:
+    with db.session() as session:
+        return session.execute(select(AlertTransition.key, AlertTransition.at,
+                                      AlertTransition.state, AlertTransition.severity,
+                                      AlertTransition.message)
+                               .order_by(AlertTransition.id)).all()
+
+
+def test_backfill_records_what_the_seed_records_and_only_once(database):
+    """The seed records its alert history with the same replay; with the lifecycle tables
+    emptied (a database from before migration 006), the backfill writes the same transitions,
+    and a second run writes nothing."""
+    seed.seed_demo(database, CONFIG, days=DAYS, seed=3, now=NOW, progress=False)
+    seeded = transitions(database)
+    assert seeded
+    with database.session() as session:
+        session.execute(delete(AlertTransition))
+        session.execute(delete(AlertOccurrence))
+    start = floor_hour(NOW) - timedelta(days=DAYS)
+    with database.session() as session:
+        summary = backfill(session, CONFIG, start, NOW)
+    assert summary["rows"] > 0
+    assert transitions(database) == seeded
+    with database.session() as session:
+        assert backfill(session, CONFIG, start, NOW + timedelta(hours=1)) is None
+    assert transitions(database) == seeded
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(AlertOccurrence).where(
+            AlertOccurrence.ack_at.is_not(None))) == 0  # only the demo invents an ack
+
+
+def test_the_command_writes_once(tmp_path):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    assert _cli("seed", "--days", "1", "--database-url", url).returncode == 0
+    db = Database(url)
+    try:
+        with db.session() as session:
+            session.execute(delete(AlertTransition))
+            session.execute(delete(AlertOccurrence))
+        first = _cli("backfill-alerts", "--days", "1", "--database-url", url)
+        assert first.returncode == 0, first.stderr
+        assert first.stdout.startswith("backfilled ") and transitions(db)
+        assert "recording alert history" in first.stderr  # the progress bar
+    finally:
+        db.dispose()
+    again = _cli("backfill-alerts", "--days", "1", "--database-url", url)
+    assert again.returncode == 0, again.stderr
+    assert "already has alert history: nothing written" in again.stdout
+    bad = _cli("backfill-alerts", "--days", "0", "--database-url", url)
+    assert bad.returncode == 2 and "--days" in bad.stderr
