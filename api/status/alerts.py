@@ -1,5 +1,6 @@
 """Alerts: the conditions an operator must act on, now (`*_alert` rules) and in the past
-(`alert_periods`, for chart shading and REST history).
+(`alert_periods`, recomputed from the rows; api/status/replay.py records them as the alert
+history of a database that has none: the demo seed, `python app.py backfill-alerts`).
 
 Every alert is {key, severity (warning|error), title, message, source, since}. The key is
 stable while the condition lasts (`source_stale:punch`), so clients can tell a new alert from
