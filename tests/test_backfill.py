@@ -37,7 +37,8 @@ def test_backfill_records_what_the_seed_records_and_only_once(database):
     with database.session() as session:
         session.execute(delete(AlertTransition))
         session.execute(delete(AlertOccurrence))
-    start = floor_hour(NOW) - timedelta(days=DAYS)
+    start = floor_hour(NOW) - timedelta(days=DAYS) + timedelta(
+        seconds=CONFIG["QUALITY_WINDOW_SECONDS"])  # where the seed's alert history starts
     with database.session() as session:
         summary = backfill(session, CONFIG, start, NOW)
     assert summary["rows"] > 0

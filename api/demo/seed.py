@@ -9,10 +9,11 @@ What it writes, deterministic for a given `seed` and `now`:
 - the locations, one forecast per location per day (risk for the next day);
 - the metric rows: `hourly` rows for every closed hour (one grouped query for all of them), then
   one collector cycle at `now` (aggregate and per-source rows);
-- the alert history those rows imply, as the evaluator would have recorded it over the days
-  (api/status/replay.py: occurrences pending -> firing -> resolved, with their transitions),
-  the incidents still holding at `now` left open with the keys the live conditions have; one of
-  them acknowledged by ACK["by"] (the silent source's, when it is open).
+- the alert history those rows imply, as the evaluator would have recorded it from one quality
+  window into the seeded days on (api/status/replay.py: occurrences pending -> firing ->
+  resolved, with their transitions), the incidents still holding at `now` left open with the
+  keys the live conditions have; one of them acknowledged by ACK["by"] (the silent source's,
+  when it is open).
 
 Injected incidents an operator should catch, placed relative to `now` (see INCIDENTS):
 (a) geocoding_collapse: `vanguard` geocodes only ~25 % of its events over the last 6 hours,
@@ -137,13 +138,21 @@ class _History:
             self.session.execute(insert(DataQualityMetric), chunk)
         cycle = collector.collect(self.session, self.now, self.config)
         self.counts["metrics"] = len(hourly) + cycle["aggregate"] + cycle["source"] + cycle["hourly"]
-        self.counts["alert_history"] = replay.replay(self.session, self.config, self.start,
-                                                     self.now, self.progress)
+        self.counts["alert_history"] = replay.replay(self.session, self.config,
+                                                     self._history_from(), self.now,
+                                                     self.progress)
         self.counts["acknowledged"] = self._acknowledge()
         self.counts["incidents"] = {
             name: {"source": span["source"], "start": isoformat(span["start"]),
                    "end": isoformat(span["end"])} for name, span in self.incidents.items()}
         return self.counts
+
+    def _history_from(self) -> datetime:
+        """The alert history starts one quality window into the seeded days: before that, the
+        trailing window of the first hours holds only those hours, and a single bad night hour
+        would read as a day-long collapse that never happened."""
+        window = timedelta(seconds=self.config["QUALITY_WINDOW_SECONDS"])
+        return min(self.start + window, self.now)
 
     def _acknowledge(self) -> Optional[int]:
         """Ack one firing alert the way an operator would; its id (None if none is firing)."""
