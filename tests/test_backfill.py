@@ -70,3 +70,26 @@ def test_the_command_writes_once(tmp_path):
     assert "already has alert history: nothing written" in again.stdout
     bad = _cli("backfill-alerts", "--days", "0", "--database-url", url)
     assert bad.returncode == 2 and "--days" in bad.stderr
+
+
+def test_a_condition_older_than_the_range_opens_at_its_start_and_fires_after_for(database):
+    """Punch failed from 5 h before the backfilled range to 3 h into it: the replay's first
+    evaluation sees it (pending at `start`), it fires ALERT_FOR_SECONDS later and resolves
+    ALERT_KEEP_FIRING_SECONDS after the next good run."""
+    from tests.status_fixtures import add_runs, run
+
+    start = NOW - timedelta(hours=10)
+    hour = timedelta(hours=1)
+    add_runs(database, [run("punch", start - 6 * hour)]
+             + [run("punch", start + k * hour, "failed") for k in range(-5, 3)]
+             + [run("punch", start + k * hour) for k in range(3, 10)])
+    with database.session() as session:
+        backfill(session, CONFIG, start, NOW)
+    with database.session() as session:
+        [failing] = session.scalars(select(AlertOccurrence).where(
+            AlertOccurrence.key == "scraper_failing:punch")).all()
+    wait = timedelta(seconds=CONFIG["ALERT_FOR_SECONDS"])
+    keep = timedelta(seconds=CONFIG["ALERT_KEEP_FIRING_SECONDS"])
+    assert (failing.started_at, failing.fired_at, failing.resolved_at) == (
+        start, start + wait, start + 3 * hour + keep)
+    assert failing.severity == "error"

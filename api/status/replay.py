@@ -106,13 +106,15 @@ def _escalation(begin: datetime, end: Optional[datetime], alert: dict[str, Any],
 
 def _moments(timeline: list[Interval], start: datetime, now: datetime,
              config: Mapping[str, Any]) -> list[datetime]:
-    """Every moment the evaluator would have decided something: a condition appearing, its
-    `for` elapsing, it clearing, its `keep_firing_for` elapsing; and `now`."""
+    """Every moment the evaluator would have decided something: a condition appearing (or
+    already holding at `start`, when the replay's first evaluation sees it), its `for`
+    elapsing, it clearing, its `keep_firing_for` elapsing; and `now`."""
     wait = timedelta(seconds=config["ALERT_FOR_SECONDS"])
     keep = timedelta(seconds=config["ALERT_KEEP_FIRING_SECONDS"])
     moments = {now}
     for begin, end, _ in timeline:
-        moments |= {begin, begin + wait}
+        seen = max(begin, start)
+        moments |= {seen, seen + wait}
         if end is not None:
             moments |= {end, end + keep}
     return sorted(moment for moment in moments if start <= moment <= now)
