@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from api.status import lifecycle
 from api.status.anomalies import AnomalyCache
-from api.status.document import alert_conditions
+from api.status.document import alert_conditions, stored_rules
+from api.status.rules import with_rules
 from api.storage import alert_store
 
 
@@ -29,6 +30,7 @@ def evaluate(session: Session, now: datetime, config: Mapping[str, Any],
     The session must be fresh (the lock is its transaction's first statement); the caller
     commits. An evaluation that changes nothing writes nothing, so it wakes no one."""
     alert_store.lock_evaluation(session)
+    config = with_rules(config, stored_rules(session))  # one read for conditions and plan
     return record(session, alert_conditions(session, now, config, cache), now, config)
 
 
@@ -36,9 +38,10 @@ def record(session: Session, conditions: Iterable[Mapping[str, Any]], now: datet
            config: Mapping[str, Any]) -> int:
     """Write what the lifecycle makes of `conditions` seen at `now`; the rows it wrote.
 
-    The caller holds the evaluator lock (or, like the seed, owns the database), and calls it in
-    time order: the open occurrences and the flapping window are read as the previous calls
-    left them."""
+    `config` carries the stored rules (`with_rules`), so `for` and `keep_firing_for` are each
+    alert's own. The caller holds the evaluator lock (or, like the seed, owns the database),
+    and calls it in time order: the open occurrences and the flapping window are read as the
+    previous calls left them."""
     steps = lifecycle.plan(conditions, alert_store.open_occurrences(session),
                            alert_store.recent_transitions(session,
                                                           now - lifecycle.FLAPPING_WINDOW),
