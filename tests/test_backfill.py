@@ -93,3 +93,33 @@ def test_a_condition_older_than_the_range_opens_at_its_start_and_fires_after_for
     assert (failing.started_at, failing.fired_at, failing.resolved_at) == (
         start, start + wait, start + 3 * hour + keep)
     assert failing.severity == "error"
+
+
+def test_the_stored_rules_apply_to_the_past(database):
+    """A rule giving punch a 3 h staleness allowance and a 10 min `for`: the backfill judges
+    punch's gap by it and waits its `for` before firing, as the live evaluator would; `other`,
+    with the same gap, keeps the environment's 2 h and 2 min."""
+    from api.storage import rule_store
+    from tests.status_fixtures import add_runs, run
+
+    start = NOW - timedelta(hours=12)
+    hour = timedelta(hours=1)
+    hours = (0, 1, 2, 6, 7, 8, 9, 10, 11)  # a success each hour but for a 4 h gap
+    add_runs(database, [run(source, start + k * hour) for k in hours
+                        for source in ("punch", "other")])
+    with database.session() as session:
+        rule_store.replace_rules(session, [{"source": "punch", "kind": None,
+                                            "stale_warning_seconds": 3 * 3600,
+                                            "stale_error_seconds": 6 * 3600,
+                                            "for_seconds": 600}], "ada", "slow", NOW)
+    with database.session() as session:
+        backfill(session, CONFIG, start, NOW)
+    with database.session() as session:
+        found = {o.key: o for o in session.scalars(select(AlertOccurrence))}
+    last = start + 2 * hour + timedelta(seconds=60)  # the success before the gap
+    punch, other = found["source_stale:punch"], found["source_stale:other"]
+    assert (punch.started_at, punch.fired_at) == (last + 3 * hour,
+                                                  last + 3 * hour + timedelta(seconds=600))
+    wait = timedelta(seconds=CONFIG["ALERT_FOR_SECONDS"])
+    assert (other.started_at, other.fired_at) == (last + 2 * hour, last + 2 * hour + wait)
+    assert punch.state == other.state == "resolved"

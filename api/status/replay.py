@@ -24,8 +24,10 @@ from tqdm import tqdm
 
 from api.status import evaluation
 from api.status.alerts import FAILING_ERROR_RUNS, RATE_NAMES, alert_periods
-from api.status.document import alert_conditions
+from api.status.document import alert_conditions, stored_rules
+from api.status.rules import scoped, with_rules
 from api.storage import alert_store
+from api.storage.alert_store import kind_of
 from api.timeutil import isoformat, parse_iso
 
 Interval = tuple[datetime, Optional[datetime], dict[str, Any]]
@@ -37,7 +39,10 @@ def replay(session: Session, config: Mapping[str, Any], start: datetime, now: da
     """Record the lifecycle of every alert period overlapping `start <= t < now`.
 
     The caller holds the evaluator lock (or owns the database, as the seed does) and commits.
-    Returns how many evaluations ran and how many rows they wrote."""
+    Returns how many evaluations ran and how many rows they wrote. The rules stored now
+    (api/status/rules.py) give each alert its `for`, `keep_firing_for` and staleness; the
+    recomputed periods themselves are judged by alert_periods (the environment's thresholds)."""
+    config = with_rules(config, stored_rules(session))  # one read, like an evaluation
     live = alert_conditions(session, now, config)
     timeline = _timeline(alert_periods(session, config, start, now, now=now), live, start,
                          now, config)
@@ -97,6 +102,7 @@ def _escalation(begin: datetime, end: Optional[datetime], alert: dict[str, Any],
     success, then an error: the recomputed period carries only its worst severity."""
     if not alert["key"].startswith("source_stale:") or alert["severity"] != "error":
         return [(begin, end, alert)]
+    config = scoped(config, alert["source"], "source_stale")
     turn = begin + timedelta(seconds=config["SOURCE_STALE_ERROR_SECONDS"]
                              - config["SOURCE_STALE_WARNING_SECONDS"])
     if turn <= begin or (end is not None and turn >= end):
@@ -109,10 +115,11 @@ def _moments(timeline: list[Interval], start: datetime, now: datetime,
     """Every moment the evaluator would have decided something: a condition appearing (or
     already holding at `start`, when the replay's first evaluation sees it), its `for`
     elapsing, it clearing, its `keep_firing_for` elapsing; and `now`."""
-    wait = timedelta(seconds=config["ALERT_FOR_SECONDS"])
-    keep = timedelta(seconds=config["ALERT_KEEP_FIRING_SECONDS"])
     moments = {now}
-    for begin, end, _ in timeline:
+    for begin, end, alert in timeline:
+        own = scoped(config, alert["source"], kind_of(alert["key"]))
+        wait = timedelta(seconds=own["ALERT_FOR_SECONDS"])
+        keep = timedelta(seconds=own["ALERT_KEEP_FIRING_SECONDS"])
         seen = max(begin, start)
         moments |= {seen, seen + wait}
         if end is not None:
@@ -124,6 +131,7 @@ def _message(period: Mapping[str, Any], config: Mapping[str, Any]) -> str:
     """The message a recomputed period is recorded with, worded like the live rule's."""
     kind, _, rest = period["key"].partition(":")
     source = period["source"]
+    config = scoped(config, source, kind)
     if kind == "quality":
         name = rest.split(":", 1)[0]
         below = config["WARNING_RATE"] if period["severity"] == "error" else config["HEALTHY_RATE"]
