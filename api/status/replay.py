@@ -142,7 +142,7 @@ def _message(period: Mapping[str, Any], config: Mapping[str, Any]) -> str:
     if kind == "scraper_failing":
         runs = (f"{FAILING_ERROR_RUNS} or more runs in a row failed"
                 if period["severity"] == "error" else "a run failed")
-        return (f"{source}: {runs} from {period['start']}; expected scrape runs to succeed.")
+        return f"{source}: {runs} from {period['start']}; expected scrape runs to succeed."
     if kind == "source_stale":
         warn = config["SOURCE_STALE_WARNING_SECONDS"]
         last = parse_iso(period["start"]) - timedelta(seconds=warn)
