@@ -1,4 +1,5 @@
-"""The command line: `python app.py serve|demo|migrate|collect|seed|watch|settings`.
+"""The command line: `python app.py COMMAND`: serve, demo, migrate, collect, seed,
+backfill-alerts, watch, settings.
 
 Flags override the environment, which overrides the defaults (api/settings.py). Each command
 prints what it did in one or two lines, and errors as one line on stderr with exit code 2:
@@ -82,6 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--count", type=int, metavar="N", help="stop after N documents")
     watch.add_argument("--token", help="the read token (default: $PIPEWATCH_READ_TOKEN); "
                                        "sent as a header, never printed")
+    backfill = commands.add_parser(
+        "backfill-alerts", help="record the alert history of the days before the lifecycle",
+        description="Replay the alert periods the metric rows and scrape runs imply through "
+                    "the alert lifecycle, as the evaluator would have recorded them, for a "
+                    "database upgraded from before migration 006. Does nothing when the "
+                    "database already has alert history (safe to run twice).")
+    _database_flag(backfill)
+    backfill.add_argument("--days", type=int, default=30, help="days back from now (default 30)")
 
     settings = commands.add_parser("settings", help="list every setting with its default and help",
                                    description="Print the settings table.")
@@ -186,6 +195,29 @@ def cmd_seed(args: argparse.Namespace, config: dict[str, Any]) -> int:
     return 0
 
 
+def cmd_backfill_alerts(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    from datetime import timedelta
+
+    from api.status.replay import backfill
+    from api.timeutil import utcnow
+
+    if args.days < 1:
+        raise ValueError("--days must be at least 1")
+    db = _open_database(config)
+    try:
+        now = utcnow()
+        with db.session() as session:
+            summary = backfill(session, config, now - timedelta(days=args.days), now,
+                               progress=True)
+        if summary is None:
+            print("the database already has alert history: nothing written")
+        else:
+            print(f"backfilled {db.safe_url}: {json.dumps(summary)}")
+    finally:
+        db.dispose()
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace, config: dict[str, Any]) -> int:
     from api import serving
 
@@ -212,7 +244,8 @@ def cmd_demo(args: argparse.Namespace, config: dict[str, Any]) -> int:
 
 COMMANDS: dict[str, Callable[..., int]] = {
     "serve": cmd_serve, "demo": cmd_demo, "migrate": cmd_migrate,
-    "collect": cmd_collect, "seed": cmd_seed, "watch": cmd_watch,
+    "collect": cmd_collect, "seed": cmd_seed, "backfill-alerts": cmd_backfill_alerts,
+    "watch": cmd_watch,
 }
 
 

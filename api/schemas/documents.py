@@ -342,15 +342,21 @@ class RuleChanges(Document):
 
 
 class AlertPeriod(Document):
-    """A past (or still open) alert, replayed from the history."""
+    """A stored alert occurrence that fired, from when it fired to when it resolved (one that
+    resolved while still pending never fired and is not listed)."""
 
     key: str
     severity: Severity
+    """The worst severity it had."""
     source: Optional[str]
     start: Time
+    """When it fired."""
     end: Optional[Time]
-    """null: still open."""
+    """When it resolved; null: still open."""
     title: str
+    id: Annotated[int, Field(ge=1)]
+    """The occurrence (`alert_id` of its events, `id` of the status document's alert)."""
+    state: Literal["firing", "resolved"]
 
 
 class Anomaly(Document):
@@ -502,7 +508,7 @@ class Alerts(Document):
     current: list[Alert]
     """Open now (from the status document)."""
     items: list[AlertPeriod]
-    """Periods overlapping the range, newest start first."""
+    """Stored occurrences that fired and overlap the range, newest start first (then by key)."""
 
 
 class AlertEvent(Document):

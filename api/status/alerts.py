@@ -1,5 +1,6 @@
 """Alerts: the conditions an operator must act on, now (`*_alert` rules) and in the past
-(`alert_periods`, for chart shading and REST history).
+(`alert_periods`, recomputed from the rows; api/status/replay.py records them as the alert
+history of a database that has none: the demo seed, `python app.py backfill-alerts`).
 
 Every alert is {key, severity (warning|error), title, message, source, since}. The key is
 stable while the condition lasts (`source_stale:punch`), so clients can tell a new alert from
@@ -18,7 +19,7 @@ Kinds of alert:
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -283,6 +284,14 @@ def _period(key: str, severity: str, source: str | None, start: datetime,
             "title": title}
 
 
+def _by_source(rows: Iterable[Any]) -> dict[Optional[str], list[Any]]:
+    """Rows grouped by their `source`, each group in the rows' order."""
+    grouped: dict[Optional[str], list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(row.source, []).append(row)
+    return grouped
+
+
 def alert_periods(session: Session, config: Mapping[str, Any], start: datetime, end: datetime,
                   sources: Iterable[str] | None = None,
                   now: datetime | None = None) -> list[dict[str, Any]]:
@@ -293,7 +302,8 @@ def alert_periods(session: Session, config: Mapping[str, Any], start: datetime, 
     between successes), read through the (metric_type, timestamp) and started_at indexes.
     Hourly rows are read from one quality window before `start` to one after `end` (so a
     period's end past `end` is still found), runs from 2 x SOURCE_STALE_ERROR_SECONDS (at least
-    a day) before `start` up to `now`.
+    a day) before `start` up to `now`. Each source is judged by its own thresholds (the rules
+    `config` carries, api/status/rules.py; the stale lookback uses the environment's).
     """
     now = now or utcnow()
     wanted = None if sources is None else sorted(set(sources))
@@ -311,8 +321,11 @@ def alert_periods(session: Session, config: Mapping[str, Any], start: datetime, 
     if wanted is not None:
         runs_query = runs_query.where(ScrapeRun.source.in_(wanted))
     connection = session.connection()  # Core rows: no ORM loading overhead
-    periods = (quality_periods(connection.execute(hourly), config, judge_from=start)
-               + scrape_periods(connection.execute(runs_query), now, config))
+    periods = []
+    for source, rows in _by_source(connection.execute(hourly)).items():
+        periods += quality_periods(rows, scoped(config, source, "quality"), judge_from=start)
+    for source, runs in _by_source(connection.execute(runs_query)).items():
+        periods += scrape_periods(runs, now, scoped(config, source, "source_stale"))
     periods = [p for p in periods if p["start"] < end and (p["end"] is None or p["end"] > start)]
     periods.sort(key=lambda p: (p["key"], p["start"]))
     periods.sort(key=lambda p: p["start"], reverse=True)

@@ -1,5 +1,9 @@
 """One evaluation of the alert lifecycle: the only code that writes occurrences and transitions.
 
+`record` is the write itself (lifecycle.plan, then alert_store.apply); `evaluate` runs it on the
+conditions holding now, and api/status/replay.py on the conditions a database's past implies
+(the demo seed, `python app.py backfill-alerts`), so both histories follow the same rules.
+
 It runs in its own write transaction, after taking the database's evaluator lock
 (api/storage/alert_store.lock_evaluation): whichever process or host evaluates, evaluations
 take turns and each starts from what the previous one committed, so every transition is
@@ -8,7 +12,7 @@ written exactly once. The status document only reads what this wrote (docs/archi
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from sqlalchemy.orm import Session
 
@@ -27,8 +31,18 @@ def evaluate(session: Session, now: datetime, config: Mapping[str, Any],
     commits. An evaluation that changes nothing writes nothing, so it wakes no one."""
     alert_store.lock_evaluation(session)
     config = with_rules(config, stored_rules(session))  # one read for conditions and plan
-    steps = lifecycle.plan(alert_conditions(session, now, config, cache),
-                           alert_store.open_occurrences(session),
+    return record(session, alert_conditions(session, now, config, cache), now, config)
+
+
+def record(session: Session, conditions: Iterable[Mapping[str, Any]], now: datetime,
+           config: Mapping[str, Any]) -> int:
+    """Write what the lifecycle makes of `conditions` seen at `now`; the rows it wrote.
+
+    `config` carries the stored rules (`with_rules`), so `for` and `keep_firing_for` are each
+    alert's own. The caller holds the evaluator lock (or, like the seed, owns the database),
+    and calls it in time order: the open occurrences and the flapping window are read as the
+    previous calls left them."""
+    steps = lifecycle.plan(conditions, alert_store.open_occurrences(session),
                            alert_store.recent_transitions(session,
                                                           now - lifecycle.FLAPPING_WINDOW),
                            now, config)
