@@ -3,7 +3,8 @@
 It runs in its own write transaction, after taking the database's evaluator lock
 (api/storage/alert_store.lock_evaluation): whichever process or host evaluates, evaluations
 take turns and each starts from what the previous one committed, so every transition is
-written exactly once. The status document only reads what this wrote (docs/architecture.md).
+written exactly once, and with it, in the same transaction, the notifications announcing it
+(api/status/announce.py). The status document only reads what this wrote (docs/architecture.md).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from api.status import lifecycle
 from api.status.anomalies import AnomalyCache
+from api.status.announce import announce
 from api.status.document import alert_conditions
 from api.storage import alert_store
 
@@ -30,6 +32,6 @@ def evaluate(session: Session, now: datetime, config: Mapping[str, Any],
                            alert_store.recent_transitions(session,
                                                           now - lifecycle.FLAPPING_WINDOW),
                            now, config)
-    alert_store.apply(session, steps, now)
+    announce(session, alert_store.apply(session, steps, now), now, config)
     return len(steps)
 
