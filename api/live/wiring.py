@@ -5,7 +5,8 @@ other route in api/http/routes.py. The hub computes the status only through
 `api.status.document.current_status(runtime, caller="hub")`, hears in-process writers through
 `runtime.change_listeners`, and starts its broadcaster and the change feed with the first socket.
 The alert evaluator (api/live/evaluator.py) hears the same changes: in-process commits, and
-the change feed's once it runs; its timer covers the rest.
+the change feed's once it runs; its timer covers the rest. The notification sender
+(api/notify/sender.py) hears in-process commits the same way and polls for the rest.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from flask import Flask
 from api.live import changefeed, websocket
 from api.live.evaluator import Evaluator
 from api.live.hub import Hub
+from api.notify.sender import Sender
 from api.runtime import Runtime, get_runtime
 
 
@@ -65,5 +67,10 @@ def init_app(server: Flask) -> None:
     runtime.change_listeners.append(evaluator.notify)
     server.extensions["pipewatch.evaluator"] = evaluator
     evaluator.start()
+    # Notifications: written with the transitions, delivered here, off the request path.
+    sender = Sender(runtime)
+    runtime.change_listeners.append(sender.notify)
+    server.extensions["pipewatch.sender"] = sender
+    sender.start()
     runtime.on_close(hub.stop)
     server.config["SOCK_SERVER_OPTIONS"] = websocket.socket_options(config)
