@@ -82,7 +82,7 @@ def test_one_signed_post_per_transition_in_order(make_app, receivers):
         assert verify(SECRET, item.body, item.headers[HEADER])
         assert not verify("another-secret", item.body, item.headers[HEADER])
         assert item.headers["Content-Type"] == "application/json"
-        bodies.append(WebhookNotification.model_validate_json(item.body, strict=False))
+        bodies.append(WebhookNotification.model_validate_json(item.body, strict=True))
     assert [body.event for body in bodies] == ["firing", "acknowledged", "resolved"]
     assert len({body.id for body in bodies}) == 3
     assert {body.alert.key for body in bodies} == {KEY}

@@ -164,14 +164,13 @@ class Sender:
         self.resend(receiver)
 
     def resend(self, receiver: Receiver) -> bool:
-        """Post every firing, unsilenced alert to the Alertmanager; True when it took them."""
+        """Post every firing, unsilenced alert to the Alertmanager (an empty list when there
+        is none: it still tells whether the Alertmanager answers); True when it took them."""
         now = utcnow()
         with self._runtime.db.session() as session:
             alerts = [alert for alert in shown([], alert_store.open_occurrences(session),
                                                active_silences(session, now))
                       if alert["state"] == "firing" and alert["silenced"] is None]
-        if not alerts:
-            return True
         valid = timedelta(seconds=4 * self._resend)
         body = json.dumps([payloads.alertmanager_alert(
             alert, payloads.dashboard_url(self._config, alert, now), now, valid)
