@@ -203,7 +203,6 @@ def test_a_retried_alert_keeps_its_order(make_app, receivers):
 def test_a_sender_killed_mid_delivery_leaves_the_row_to_be_sent_again(database):
     """A claim is a lease: past it, the same row (same uid) is claimable again."""
     with database.session() as session:
-        from api.storage.models import AlertOccurrence  # noqa: F401 - occurrence not needed
         uid = outbox.enqueue(session, occurrence_id=None, event="test", receiver="webhook:x",
                              kind="webhook", target="webhook http://h", alert={"key": "k"},
                              now=NOW)

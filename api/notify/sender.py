@@ -44,7 +44,9 @@ from api.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 MAX_RETRY_SECONDS = 300.0
-CLAIM_LIMIT = 10
+LEASE_MARGIN_SECONDS = 5.0
+"""A claimed row is held for NOTIFY_TIMEOUT_SECONDS plus this: long enough for its one
+attempt and the write of its outcome; a sender that died holding it frees it this soon."""
 
 
 def backoff(attempts: int, base: float) -> float:
@@ -99,14 +101,13 @@ class Sender:
                 wake.wait(self._poll)
 
     def run_once(self, receiver: Receiver) -> int:
-        """Claim and deliver the receiver's due rows, in order; how many were attempted."""
+        """Claim and deliver the receiver's next due row; how many were attempted (0 or 1).
+        One row per claim keeps each lease as short as one attempt."""
         now = utcnow()
-        lease = timedelta(seconds=CLAIM_LIMIT * (self._timeout + 1) + 30)
+        lease = timedelta(seconds=self._timeout + LEASE_MARGIN_SECONDS)
         with self._runtime.db.session() as session:
-            claimed = outbox.claim(session, receiver.name, now, now + lease, CLAIM_LIMIT)
+            claimed = outbox.claim(session, receiver.name, now, now + lease, limit=1)
         for item in claimed:
-            if self._runtime.stopping.is_set():
-                break  # the lease hands the rest to whoever runs next
             self._deliver(receiver, item)
         return len(claimed)
 
