@@ -113,6 +113,27 @@ def test_signature_is_over_timestamp_and_raw_body(make_app, receivers):
     assert hmac.compare_digest(expected.hexdigest(), v1)
 
 
+def test_the_readmes_five_lines_verify_a_real_webhook(make_app, receivers):
+    """The verification snippet of README "Notifications", run as a receiver would."""
+    import re
+
+    from api.settings import REPO_ROOT
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    snippet = re.search(r"refuse an old `t`:\n\n```python\n(.*?)```", readme, re.S).group(1)
+    assert len(snippet.strip().splitlines()) == 5
+    scope: dict = {}
+    exec(snippet, scope)  # noqa: S102 - our own documentation
+    hook = receivers()
+    app = make_app(WEBHOOK_URLS=(hook.url,), WEBHOOK_SECRET=SECRET, **FAST)
+    transition(app.server.extensions["pipewatch"], NOW, good=False)
+    wait_until(lambda: len(hook.received) == 1)
+    item = hook.received[0]
+    assert scope["verify"](SECRET, item.body, item.headers[HEADER])
+    assert not scope["verify"](SECRET, item.body + b" ", item.headers[HEADER])
+    assert not scope["verify"]("wrong", item.body, item.headers[HEADER])
+
+
 def test_silenced_alerts_are_not_notified(make_app, receivers):
     hook = receivers()
     app = make_app(WEBHOOK_URLS=(hook.url,), **FAST)
