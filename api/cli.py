@@ -1,4 +1,4 @@
-"""The command line: `python app.py serve|demo|migrate|collect|seed|settings`.
+"""The command line: `python app.py serve|demo|migrate|collect|seed|settings|receive-webhooks`.
 
 Flags override the environment, which overrides the defaults (api/settings.py). Each command
 prints what it did in one or two lines, and errors as one line on stderr with exit code 2:
@@ -68,6 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     seed.add_argument("--if-empty", action="store_true",
                       help="do nothing (exit 0) when the database already has data")
+
+    receive = commands.add_parser(
+        "receive-webhooks", help="print the webhooks pipewatch sends (a receiver for the demo)",
+        description="Listen for pipewatch's webhooks and print one line each, checking the "
+                    "signature with WEBHOOK_SECRET. Point WEBHOOK_URLS at it.")
+    receive.add_argument("--host", dest="listen_host", default="127.0.0.1",
+                         help="address (default 127.0.0.1)")
+    receive.add_argument("--port", dest="listen_port", type=int, default=9099,
+                         help="port (default 9099)")
 
     settings = commands.add_parser("settings", help="list every setting with its default and help",
                                    description="Print the settings table.")
@@ -180,6 +189,14 @@ def cmd_serve(args: argparse.Namespace, config: dict[str, Any]) -> int:
     return serving.serve(config) or 0
 
 
+def cmd_receive_webhooks(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    from api.notify import echo
+
+    echo.serve(args.listen_host, args.listen_port, config["WEBHOOK_SECRET"],
+               out=lambda line: print(line, flush=True))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, config: dict[str, Any]) -> int:
     seed_if_empty(config, args.days, args.seed, required=False)
     config["SIMULATE"] = True
@@ -188,7 +205,7 @@ def cmd_demo(args: argparse.Namespace, config: dict[str, Any]) -> int:
 
 COMMANDS: dict[str, Callable[..., int]] = {
     "serve": cmd_serve, "demo": cmd_demo, "migrate": cmd_migrate,
-    "collect": cmd_collect, "seed": cmd_seed,
+    "collect": cmd_collect, "seed": cmd_seed, "receive-webhooks": cmd_receive_webhooks,
 }
 
 

@@ -242,3 +242,45 @@ def _deliveries(app) -> list[dict]:
     response = app.server.test_client().get("/api/v1/notifications")
     assert response.status_code == 200
     return json.loads(response.get_data(as_text=True))["items"]
+
+
+def test_the_built_in_receiver_prints_what_the_demo_sends(make_sqlite_app):
+    """`python app.py receive-webhooks`: the demo's receiver, with no outside service."""
+    import subprocess
+    import sys
+
+    from api.settings import REPO_ROOT
+    from tests.live_fixtures import free_port
+
+    port = free_port()
+    env = {"PATH": "/usr/bin:/bin", "WEBHOOK_SECRET": SECRET}
+    process = subprocess.Popen([sys.executable, "app.py", "receive-webhooks", "--port",
+                                str(port)], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        assert "receiving webhooks on" in process.stdout.readline()
+        app = make_sqlite_app(WEBHOOK_URLS=(f"http://127.0.0.1:{port}/",),
+                              WEBHOOK_SECRET=SECRET, **FAST)
+        client = app.server.test_client()
+        assert client.post("/api/v1/notifications/test", **operator()).status_code == 202
+        line = process.stdout.readline()
+        assert line.startswith("test warning test:notification: pipewatch test notification")
+        assert line.rstrip().endswith("signature ok")
+        wait_until(lambda: _deliveries(app)[0]["state"] == "delivered")
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_only_an_operator_may_send_a_test(make_app, receivers):
+    hook = receivers()
+    app = make_app(WEBHOOK_URLS=(hook.url,), PIPEWATCH_READ_TOKEN="reader-1", **FAST)
+    client = app.server.test_client()
+    reader = {"headers": {"Authorization": "Bearer reader-1"}, "environ_base": REMOTE}
+    assert client.post("/api/v1/notifications/test", environ_base=REMOTE).status_code == 401
+    assert client.post("/api/v1/notifications/test", **reader).status_code == 403
+    assert client.get("/api/v1/notifications", **reader).status_code == 200
+    assert client.get("/api/v1/notifications", environ_base=REMOTE).status_code == 401
+    assert client.post("/api/v1/notifications/test", **operator()).status_code == 202
+    wait_until(lambda: len(hook.received) == 1)
+    assert hook.received[0].json()["event"] == "test"
