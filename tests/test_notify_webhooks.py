@@ -176,8 +176,13 @@ def test_4xx_is_not_retried(make_app, receivers):
     assert len(hook.received) == 1
 
 
-def test_a_receiver_down_is_retried_then_failed_without_leaking_its_url(make_app, receivers):
+def test_a_receiver_down_is_retried_then_failed_without_leaking_its_url(make_app, receivers,
+                                                                          caplog):
+    import logging
+
     from tests.live_fixtures import free_port
+
+    caplog.set_level(logging.INFO, logger="api.notify")
 
     down = f"http://127.0.0.1:{free_port()}/hooks/T0KEN-SECRET-PATH?key=QUERYSECRET"
     app = make_app(WEBHOOK_URLS=(down,), NOTIFY_MAX_ATTEMPTS=3, **FAST)
@@ -190,6 +195,9 @@ def test_a_receiver_down_is_retried_then_failed_without_leaking_its_url(make_app
     shown = client.get("/api/v1/notifications").get_data(as_text=True) + \
         client.get("/metrics").get_data(as_text=True)
     assert "T0KEN" not in shown and "QUERYSECRET" not in shown
+    logged = [record.getMessage() for record in caplog.records]
+    assert any("connection refused" in line for line in logged)
+    assert not any("T0KEN" in line or "QUERYSECRET" in line for line in logged)
     assert row["receiver"].startswith("webhook http://127.0.0.1:")
 
 
