@@ -1,9 +1,11 @@
-"""Who notifications go to: the receivers named by WEBHOOK_URLS and ALERTMANAGER_URLS.
+"""Who notifications go to: the receivers named by WEBHOOK_URLS, ALERTMANAGER_URLS and
+APPRISE_URLS.
 
 A receiver's URL may hold a token (a path secret, a query key, user:password), so it is read
 from the settings only where a request is sent (api/notify/). Everything stored, logged,
 counted or listed names a receiver by `name` (its kind and a hash of its URL, stable across
-restarts while the URL stays) and shows it as `target` (its kind and scheme://host:port).
+restarts while the URL stays) and shows it as `target` (its kind and scheme://host:port; for
+apprise only the scheme: in `slack://TokenA/TokenB/TokenC` the "host" is a token).
 """
 from __future__ import annotations
 
@@ -14,11 +16,13 @@ from urllib.parse import urlsplit
 
 WEBHOOK = "webhook"
 ALERTMANAGER = "alertmanager"
+APPRISE = "apprise"
 
 EVENTS_OF = {
     WEBHOOK: frozenset({"firing", "resolved", "acknowledged", "test"}),
     # Alertmanager knows alerts, not acks: it is told when one fires and when it resolves.
     ALERTMANAGER: frozenset({"firing", "resolved", "test"}),
+    APPRISE: frozenset({"firing", "resolved", "acknowledged", "test"}),
 }
 """The events each kind of receiver is sent."""
 
@@ -37,7 +41,10 @@ class Receiver:
 
     @property
     def target(self) -> str:
-        """`webhook https://hooks.example.com`: kind and origin only (no user, path or query)."""
+        """`webhook https://hooks.example.com`: kind and origin only (no user, path or query);
+        `apprise slack://`: the scheme only."""
+        if self.kind == APPRISE:
+            return f"{self.kind} {self.url.split('://', 1)[0].lower()}://"
         return f"{self.kind} {redacted_origin(self.url)}"
 
     @property
@@ -59,9 +66,11 @@ def redacted_origin(url: str) -> str:
 
 
 def receivers_of(config: Mapping[str, Any]) -> list[Receiver]:
-    """Every receiver the settings name, Alertmanagers first, each URL once."""
+    """Every receiver the settings name, Alertmanagers first, then webhooks, then apprise;
+    each URL once."""
     found: dict[str, Receiver] = {}
-    for kind, setting in ((ALERTMANAGER, "ALERTMANAGER_URLS"), (WEBHOOK, "WEBHOOK_URLS")):
+    for kind, setting in ((ALERTMANAGER, "ALERTMANAGER_URLS"), (WEBHOOK, "WEBHOOK_URLS"),
+                          (APPRISE, "APPRISE_URLS")):
         for url in config[setting]:
             receiver = Receiver(kind, url)
             found.setdefault(receiver.name, receiver)

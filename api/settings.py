@@ -212,6 +212,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Comma-separated base URLs of Prometheus Alertmanagers (every instance of an HA "
             "cluster): firing and resolved alerts are posted to each one's /api/v2/alerts. "
             "Empty: none.", secret=True),
+    Setting("APPRISE_URLS", (), _csv,
+            "Comma-separated apprise URLs (`slack://…`, `msteams://…`, `tgram://…`, "
+            "`mailtos://…`, `json://…`; see the apprise documentation): one line per alert "
+            "transition and per test, with the severity, title, source and the dashboard link. "
+            "Empty: none.", secret=True),
     Setting("ALERTMANAGER_RESEND_SECONDS", 60.0, float,
             "Firing alerts are posted to Alertmanager again this often, each valid for four "
             "times as long, so a restarted Alertmanager learns them and one that stops hearing "
@@ -279,6 +284,8 @@ def _check(config: Mapping[str, Any]) -> None:
     for name in ("WEBHOOK_URLS", "ALERTMANAGER_URLS"):
         if not all(_http_url(url) for url in config[name]):
             raise ConfigError(f"{name} must list http:// or https:// URLs with a host")
+    if not all("://" in url for url in config["APPRISE_URLS"]):
+        raise ConfigError("APPRISE_URLS must list apprise URLs (scheme://...)")
     for name in ("NOTIFY_TIMEOUT_SECONDS", "ALERTMANAGER_RESEND_SECONDS", "NOTIFY_MAX_ATTEMPTS"):
         if config[name] <= 0:
             raise ConfigError(f"{name} must be positive")

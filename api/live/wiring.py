@@ -48,6 +48,9 @@ def init_app(server: Flask) -> None:
         return current_status(runtime, caller="hub")
 
     evaluator = Evaluator(runtime)
+    # Notifications: written with the transitions, delivered here, off the request path.
+    # Built first: a receiver setting it cannot use stops the app before any worker runs.
+    sender = Sender(runtime)
 
     def changed_elsewhere(notify):
         def both() -> None:
@@ -67,8 +70,6 @@ def init_app(server: Flask) -> None:
     runtime.change_listeners.append(evaluator.notify)
     server.extensions["pipewatch.evaluator"] = evaluator
     evaluator.start()
-    # Notifications: written with the transitions, delivered here, off the request path.
-    sender = Sender(runtime)
     runtime.change_listeners.append(sender.notify)
     server.extensions["pipewatch.sender"] = sender
     sender.start()

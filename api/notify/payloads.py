@@ -1,7 +1,7 @@
-"""What each kind of receiver is sent for a notification: the webhook's JSON body, and
-Alertmanager's v2 alert (`POST /api/v2/alerts` takes a list of them).
+"""What each kind of receiver is sent for a notification: the webhook's JSON body,
+Alertmanager's v2 alert (`POST /api/v2/alerts` takes a list of them), and apprise's one line.
 
-Both link back to the dashboard view of the alert's source over the days it covers
+All link back to the dashboard view of the alert's source over the days it covers
 (`PUBLIC_URL`, or http://HOST:PORT), so whoever is paged lands on the charts that show it.
 """
 from __future__ import annotations
@@ -69,3 +69,33 @@ def alertmanager_alert(alert: Mapping[str, Any], url: str, now: datetime,
             "annotations": {"summary": alert["title"], "description": alert["message"]},
             "startsAt": alert.get("fired_at") or alert.get("since") or isoformat(now),
             "endsAt": ends, "generatorURL": url}
+
+
+def chat_line(event: str, alert: Mapping[str, Any], url: str) -> tuple[str, str]:
+    """(title, one line) for apprise: severity, title, source and the link; a resolved one
+    says how long it lasted, an acknowledged one who is on it."""
+    source = f" [{alert['source']}]" if alert.get("source") else ""
+    head = {"firing": alert["severity"].upper(), "resolved": "RESOLVED",
+            "acknowledged": "ACKNOWLEDGED", "test": "TEST"}[event]
+    extra = ""
+    if event == "resolved" and alert.get("fired_at") and alert.get("resolved_at"):
+        lasted = parse_iso(alert["resolved_at"]) - parse_iso(alert["fired_at"])
+        extra = f" (lasted {_duration(lasted)})"
+    elif event == "acknowledged" and alert.get("ack"):
+        extra = f" (by {alert['ack']['by']})"
+    return (f"pipewatch {event}: {alert['title']}",
+            f"{head}: {alert['title']}{source}{extra} {url}")
+
+
+def _duration(span: timedelta) -> str:
+    """`2 h 5 min`, `40 s`, `3 d 4 h`: two units at most."""
+    seconds = max(0, int(span.total_seconds()))
+    units = (("d", 86400), ("h", 3600), ("min", 60), ("s", 1))
+    parts = []
+    for name, size in units:
+        if seconds >= size or (name == "s" and not parts):
+            parts.append(f"{seconds // size} {name}")
+            seconds %= size
+        if len(parts) == 2:
+            break
+    return " ".join(parts)

@@ -1,4 +1,5 @@
-"""The sender: one worker per receiver per process delivers the outbox, off the request path.
+"""The sender: one worker per receiver per process delivers the outbox, off the request path,
+to webhooks (signed JSON), Alertmanagers (v2 alerts) and apprise (one line, api/notify/chat.py).
 
 Why one worker per receiver: a receiver that hangs until NOTIFY_TIMEOUT_SECONDS, or is down
 and being retried, holds only its own worker; the status push (the hub) and every other
@@ -33,8 +34,9 @@ from datetime import datetime, timedelta
 
 from api.errors import DATABASE_UNAVAILABLE
 from api.notify import delivery, payloads
+from api.notify.chat import Chat
 from api.notify.signing import HEADER, signature
-from api.receivers import ALERTMANAGER, WEBHOOK, Receiver, receivers_of
+from api.receivers import ALERTMANAGER, APPRISE, WEBHOOK, Receiver, receivers_of
 from api.runtime import Runtime, report_thread_error
 from api.status.lifecycle import shown
 from api.storage import alert_store, outbox
@@ -67,6 +69,7 @@ class Sender:
         self._timeout = config["NOTIFY_TIMEOUT_SECONDS"]
         self._resend = config["ALERTMANAGER_RESEND_SECONDS"]
         self._resent_at: dict[str, float] = {}
+        self._chat = Chat(receiver for receiver in self.receivers if receiver.kind == APPRISE)
 
     def notify(self) -> None:
         """New rows may be due (a commit in this process); cheap, from any thread."""
@@ -114,6 +117,10 @@ class Sender:
     def _deliver(self, receiver: Receiver, item: outbox.Claimed) -> None:
         now = utcnow()
         link = payloads.dashboard_url(self._config, item.alert, item.created_at)
+        if receiver.kind == APPRISE:
+            title, line = payloads.chat_line(item.event, item.alert, link)
+            self._record(receiver, item, self._chat.send(receiver, title, line))
+            return
         if receiver.kind == WEBHOOK:
             body = json.dumps(payloads.webhook_body(item.uid, item.event, item.alert, now, link),
                               separators=(",", ":")).encode("utf-8")

@@ -62,7 +62,7 @@ class Delivery(Document):
     receiver: str
     """The receiver's kind and origin (`webhook https://hooks.example.com`): never a path,
     query or credentials, which may hold tokens."""
-    kind: Literal["webhook", "alertmanager"]
+    kind: Literal["webhook", "alertmanager", "apprise"]
     state: Literal[NOTIFICATION_STATES]
     """pending (waiting for its turn or a retry), delivered, or failed (given up)."""
     attempts: NonNegativeInt
