@@ -2,7 +2,10 @@
 once, and its outcome as a delivery outcome.
 
 apprise tells only whether a notification went out, not why not (no HTTP status), so every
-failure is retried like a 5xx, up to NOTIFY_MAX_ATTEMPTS. apprise logs the URLs it loads and
+failure is retried like a 5xx, up to NOTIFY_MAX_ATTEMPTS. Its plugins keep their own time
+limits (4 s to connect and to read for the HTTP ones), not NOTIFY_TIMEOUT_SECONDS; a send that
+outlasts the lease (NOTIFY_TIMEOUT_SECONDS + 5 s) may be sent again by another process, which
+the outbox allows (at least once). apprise logs the URLs it loads and
 posts to (tokens in their paths) at DEBUG and an unparsable one at ERROR, and urllib3 logs
 request paths at DEBUG: both loggers are raised to WARNING (apprise's to CRITICAL) so no
 LOG_LEVEL can put a token in the log.
