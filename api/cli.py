@@ -1,4 +1,5 @@
-"""The command line: `python app.py serve|demo|migrate|collect|seed|settings|receive-webhooks`.
+"""The command line: `python app.py serve|demo|migrate|collect|seed|watch|settings|
+receive-webhooks`.
 
 Flags override the environment, which overrides the defaults (api/settings.py). Each command
 prints what it did in one or two lines, and errors as one line on stderr with exit code 2:
@@ -68,6 +69,20 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     seed.add_argument("--if-empty", action="store_true",
                       help="do nothing (exit 0) when the database already has data")
+
+    watch = commands.add_parser(
+        "watch", help="print each status document the WebSocket pushes",
+        description="Connect to a running pipewatch's WebSocket and print each pushed status "
+                    "document as a JSON line (or one readable line with --brief); reconnects "
+                    "when the connection drops. Ctrl-C stops.")
+    watch.add_argument("url", nargs="?", default=None,
+                       help="the server (http://host:port) or the socket's ws:// URL "
+                            "(default: the local server on $PORT or 8050)")
+    watch.add_argument("--brief", action="store_true",
+                       help="one line per document: seq, statuses, alerts, anomalies")
+    watch.add_argument("--count", type=int, metavar="N", help="stop after N documents")
+    watch.add_argument("--token", help="the read token (default: $PIPEWATCH_READ_TOKEN); "
+                                       "sent as a header, never printed")
 
     receive = commands.add_parser(
         "receive-webhooks", help="print the webhooks pipewatch sends (a receiver for the demo)",
@@ -189,6 +204,16 @@ def cmd_serve(args: argparse.Namespace, config: dict[str, Any]) -> int:
     return serving.serve(config) or 0
 
 
+def cmd_watch(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    from api.watch import Watch, socket_url
+
+    if args.count is not None and args.count < 1:
+        raise ValueError("--count must be at least 1")
+    url = socket_url(args.url or f"http://127.0.0.1:{config['PORT']}")
+    token = args.token or config["PIPEWATCH_READ_TOKEN"] or None
+    return Watch(url, token=token, brief=args.brief, count=args.count).run()
+
+
 def cmd_receive_webhooks(args: argparse.Namespace, config: dict[str, Any]) -> int:
     from api.notify import echo
 
@@ -205,7 +230,8 @@ def cmd_demo(args: argparse.Namespace, config: dict[str, Any]) -> int:
 
 COMMANDS: dict[str, Callable[..., int]] = {
     "serve": cmd_serve, "demo": cmd_demo, "migrate": cmd_migrate,
-    "collect": cmd_collect, "seed": cmd_seed, "receive-webhooks": cmd_receive_webhooks,
+    "collect": cmd_collect, "seed": cmd_seed, "watch": cmd_watch,
+    "receive-webhooks": cmd_receive_webhooks,
 }
 
 

@@ -211,6 +211,18 @@ def test_silences_and_a_silenced_alert(client):
     assert ended["state"] == "ended"
 
 
+def test_rules_and_their_changes(client):
+    """An empty set, a PUT (loopback, no operator token: the local user may act), the log."""
+    assert conforms(client.get("/api/v1/rules"), documents.Rules)["rules"] == []
+    put = conforms(client.put("/api/v1/rules", json={
+        "rules": [{"source": "vanguard", "healthy_rate": 0.7, "warning_rate": 0.5},
+                  {"kind": "anomaly", "anomaly_threshold": 5, "for_seconds": 600}],
+        "by": "amina", "comment": "tuned"}), documents.Rules)
+    assert put["version"] == 1 and len(put["rules"]) == 2
+    changes = conforms(client.get("/api/v1/rules/changes"), documents.RuleChanges)
+    assert changes["items"][0]["after"] == put["rules"]
+
+
 def test_notifications_the_delivery_log_and_the_webhook_body(other_app):
     """A test notification through a real local receiver: the 202, the delivery log, and the
     body the receiver got are the documented ones. No receiver set: a 409 in the error shape."""

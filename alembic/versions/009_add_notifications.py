@@ -7,7 +7,7 @@ order per alert and receiver, and records each attempt here; GET /api/v1/notific
 them. No NOTIFY trigger: a delivery is not a change of what the status shows.
 
 Revision ID: 009_add_notifications
-Revises: 008
+Revises: 008_add_alert_rules
 Create Date: 2026-12-02
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "009_add_notifications"
-down_revision = "008"
+down_revision = "008_add_alert_rules"
 branch_labels = None
 depends_on = None
 

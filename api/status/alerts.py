@@ -27,6 +27,7 @@ from api.status.health import SourceFacts
 from api.storage.models import COUNTS, RATES, ScrapeRun
 from api.storage.models import DataQualityMetric as M
 from api.status.quality import counts_of, of_type
+from api.status.rules import scoped
 from api.status.thresholds import (SEVERITIES, STATUS_RANK, rate, rate_status,
                                    staleness_status)
 from api.timeutil import isoformat, parse_iso, utcnow
@@ -75,6 +76,7 @@ def rate_alerts(entry: Mapping[str, Any], history: Sequence[Any], config: Mappin
     oldest row of the unbroken run, ending at the newest, whose rate is below HEALTHY_RATE.
     """
     found = []
+    config = scoped(config, source, "quality")
     window = _duration(config["QUALITY_WINDOW_SECONDS"])
     for name, (ok, total) in RATES.items():
         severity = rate_status(entry[name], config)
@@ -100,6 +102,7 @@ def rate_alerts(entry: Mapping[str, Any], history: Sequence[Any], config: Mappin
 def stale_alert(facts: SourceFacts, now: datetime,
                 config: Mapping[str, Any]) -> dict[str, Any] | None:
     """`source_stale:<source>` when its last success is too old (or it never succeeded)."""
+    config = scoped(config, facts.source, "source_stale")
     warn, err = config["SOURCE_STALE_WARNING_SECONDS"], config["SOURCE_STALE_ERROR_SECONDS"]
     last = facts.last_success_at
     severity = staleness_status(None if last is None else (now - last).total_seconds(), config)
@@ -134,6 +137,7 @@ def failing_alert(facts: SourceFacts) -> dict[str, Any] | None:
 def anomaly_alert(item: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
     """`anomaly:<kind>:<source>` for an anomaly of the newest hour."""
     kind, source = item["kind"], item["source"]
+    config = scoped(config, source, "anomaly")
     show = (lambda v: f"{v:g}") if kind == "volume" else _pct
     direction = "drop" if item["score"] < 0 else "rise"
     return alert(f"anomaly:{kind}:{source}", item["severity"],

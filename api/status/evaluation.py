@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from api.status import lifecycle
 from api.status.anomalies import AnomalyCache
 from api.status.announce import announce
-from api.status.document import alert_conditions
+from api.status.document import alert_conditions, stored_rules
+from api.status.rules import with_rules
 from api.storage import alert_store
 
 
@@ -27,6 +28,7 @@ def evaluate(session: Session, now: datetime, config: Mapping[str, Any],
     The session must be fresh (the lock is its transaction's first statement); the caller
     commits. An evaluation that changes nothing writes nothing, so it wakes no one."""
     alert_store.lock_evaluation(session)
+    config = with_rules(config, stored_rules(session))  # one read for conditions and plan
     steps = lifecycle.plan(alert_conditions(session, now, config, cache),
                            alert_store.open_occurrences(session),
                            alert_store.recent_transitions(session,

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    JSON,
     MetaData,
     Boolean,
     String,
@@ -337,6 +338,41 @@ class AlertTransition(Base):
     state: Mapped[str] = mapped_column(String(16))
     severity: Mapped[str] = mapped_column(String(16))
     message: Mapped[str] = mapped_column(Text)
+
+
+class AlertRule(Base):
+    """An operator's override of the alert settings for a source, an alert kind, or both
+    (api/status/rules.py says which applies where). Null columns leave the setting to less
+    specific rules and then to the environment. PUT /api/v1/rules replaces the whole set in one
+    transaction, after checking that no two rules share a scope."""
+
+    __tablename__ = "alert_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[Optional[str]] = mapped_column(String(100))
+    kind: Mapped[Optional[str]] = mapped_column(String(32))
+    healthy_rate: Mapped[Optional[float]] = mapped_column(Float)
+    warning_rate: Mapped[Optional[float]] = mapped_column(Float)
+    stale_warning_seconds: Mapped[Optional[int]] = mapped_column(Integer)
+    stale_error_seconds: Mapped[Optional[int]] = mapped_column(Integer)
+    anomaly_threshold: Mapped[Optional[float]] = mapped_column(Float)
+    for_seconds: Mapped[Optional[int]] = mapped_column(Integer)
+    keep_firing_for_seconds: Mapped[Optional[int]] = mapped_column(Integer)
+
+
+class RuleChange(Base):
+    """One PUT of the rules: who, when, why, and the whole set before and after (as
+    GET /api/v1/rules lists it). Its id is the rules' `version`."""
+
+    __tablename__ = "rule_changes"
+    __table_args__ = (Index("ix_rule_changes_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    by: Mapped[str] = mapped_column(String(100))
+    comment: Mapped[str] = mapped_column(Text)
+    before: Mapped[list] = mapped_column(JSON)
+    after: Mapped[list] = mapped_column(JSON)
 
 
 class Silence(Base):
