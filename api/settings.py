@@ -233,6 +233,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("NOTIFY_RETRY_SECONDS", 2.0, float,
             "Wait before the first retry; each next one waits twice as long (plus up to 50% "
             "jitter), at most 300 s."),
+    Setting("NOTIFY_RETENTION_DAYS", 30, int,
+            "Delivered and failed notifications are kept this long in the delivery log "
+            "(GET /api/v1/notifications), then deleted (checked hourly); pending ones are kept."),
     Setting("NOTIFY_POLL_SECONDS", 1.0, float,
             "The sender looks for notifications written by other processes (and due retries) "
             "at least this often; its own process's are sent at once. 0 turns the in-process "
@@ -286,7 +289,8 @@ def _check(config: Mapping[str, Any]) -> None:
             raise ConfigError(f"{name} must list http:// or https:// URLs with a host")
     if not all("://" in url for url in config["APPRISE_URLS"]):
         raise ConfigError("APPRISE_URLS must list apprise URLs (scheme://...)")
-    for name in ("NOTIFY_TIMEOUT_SECONDS", "ALERTMANAGER_RESEND_SECONDS", "NOTIFY_MAX_ATTEMPTS"):
+    for name in ("NOTIFY_TIMEOUT_SECONDS", "ALERTMANAGER_RESEND_SECONDS", "NOTIFY_MAX_ATTEMPTS",
+                 "NOTIFY_RETENTION_DAYS"):
         if config[name] <= 0:
             raise ConfigError(f"{name} must be positive")
     for name in ("NOTIFY_RETRY_SECONDS", "NOTIFY_POLL_SECONDS"):

@@ -292,3 +292,38 @@ def test_only_an_operator_may_send_a_test(make_app, receivers):
     assert client.post("/api/v1/notifications/test", **operator()).status_code == 202
     wait_until(lambda: len(hook.received) == 1)
     assert hook.received[0].json()["event"] == "test"
+
+
+def test_the_delivery_log_keeps_finished_rows_for_the_retention_only(database):
+    """Pruning deletes delivered and failed rows past NOTIFY_RETENTION_DAYS, never pending
+    ones, and only the given receiver's."""
+    from api.notify.sender import Sender
+    from api.receivers import Receiver
+    from api.runtime import Runtime
+    from api.timeutil import utcnow
+    from tests.status_fixtures import config
+
+    hook = Receiver("webhook", "http://127.0.0.1:9/")
+    other = Receiver("webhook", "http://127.0.0.1:10/")
+    old, recent = utcnow() - timedelta(days=31), utcnow() - timedelta(days=29)
+    rows = {}
+    with database.session() as session:
+        for label, receiver, created, state in (
+                ("old-delivered", hook, old, "delivered"), ("old-failed", hook, old, "failed"),
+                ("old-pending", hook, old, "pending"), ("recent", hook, recent, "delivered"),
+                ("other", other, old, "delivered")):
+            rows[label] = outbox.enqueue(session, occurrence_id=None, event="test",
+                                         receiver=receiver.name, kind="webhook",
+                                         target=receiver.target, alert={"key": "k"},
+                                         now=created)
+        for label in ("old-delivered", "old-failed", "recent", "other"):
+            (row,) = outbox.by_uids(session, [rows[label]])
+            outbox.record(session, row.id, state="failed" if "failed" in label else "delivered",
+                          attempts=1, status=200, error=None, next_attempt_at=None,
+                          delivered_at=None)
+    runtime = Runtime(config(WEBHOOK_URLS=(hook.url, other.url), NOTIFY_RETENTION_DAYS=30),
+                      database)
+    assert Sender(runtime).prune(hook) == 2
+    with database.session() as session:
+        left = {row.uid for row in outbox.recent(session, 10)}
+    assert left == {rows["old-pending"], rows["recent"], rows["other"]}

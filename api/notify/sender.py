@@ -46,6 +46,8 @@ from api.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 MAX_RETRY_SECONDS = 300.0
+PRUNE_EVERY_SECONDS = 3600.0
+"""How often each receiver's worker deletes its notifications past NOTIFY_RETENTION_DAYS."""
 LEASE_MARGIN_SECONDS = 5.0
 """A claimed row is held for NOTIFY_TIMEOUT_SECONDS plus this: long enough for its one
 attempt and the write of its outcome; a sender that died holding it frees it this soon."""
@@ -69,6 +71,7 @@ class Sender:
         self._timeout = config["NOTIFY_TIMEOUT_SECONDS"]
         self._resend = config["ALERTMANAGER_RESEND_SECONDS"]
         self._resent_at: dict[str, float] = {}
+        self._pruned_at: dict[str, float] = {}
         self._chat = Chat(receiver for receiver in self.receivers if receiver.kind == APPRISE)
 
     def notify(self) -> None:
@@ -94,6 +97,7 @@ class Sender:
             try:
                 if receiver.kind == ALERTMANAGER:
                     self._resend_if_due(receiver)
+                self._prune_if_due(receiver)
                 sent = self.run_once(receiver)
             except DATABASE_UNAVAILABLE as exc:
                 log.warning("notification sender for %s: database unavailable (%s); retrying",
@@ -163,6 +167,19 @@ class Sender:
             outbox.record(session, item.id, state=state, attempts=attempts,
                           status=outcome.status, error=outcome.error,
                           next_attempt_at=next_at, delivered_at=delivered_at)
+
+    def _prune_if_due(self, receiver: Receiver) -> None:
+        last = self._pruned_at.get(receiver.name)
+        if last is not None and time.monotonic() - last < PRUNE_EVERY_SECONDS:
+            return
+        self._pruned_at[receiver.name] = time.monotonic()
+        self.prune(receiver)
+
+    def prune(self, receiver: Receiver) -> int:
+        """Delete the receiver's finished notifications older than NOTIFY_RETENTION_DAYS."""
+        before = utcnow() - timedelta(days=self._config["NOTIFY_RETENTION_DAYS"])
+        with self._runtime.db.session() as session:
+            return outbox.prune(session, receiver.name, before)
 
     def _resend_if_due(self, receiver: Receiver) -> None:
         last = self._resent_at.get(receiver.name)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping, Optional
 
-from sqlalchemy import and_, exists, insert, select, text, update
+from sqlalchemy import and_, delete, exists, insert, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from api.storage.models import AlertOccurrence, Notification
@@ -112,3 +112,11 @@ def by_uids(session: Session, uids: list[str]) -> list[Notification]:
     """The notifications with these uids, by id."""
     return list(session.scalars(select(Notification).where(Notification.uid.in_(uids))
                                 .order_by(Notification.id)))
+
+
+def prune(session: Session, receiver: str, before: datetime) -> int:
+    """Delete the receiver's finished (delivered or failed) notifications written before
+    `before`; how many. Pending ones stay whatever their age."""
+    return session.execute(delete(Notification).where(
+        Notification.receiver == receiver, Notification.state.in_(("delivered", "failed")),
+        Notification.created_at < before)).rowcount
