@@ -1,5 +1,5 @@
 """The command line: `python app.py COMMAND`: serve, demo, migrate, collect, seed,
-backfill-alerts, watch, settings.
+backfill-alerts, watch, receive-webhooks, settings.
 
 Flags override the environment, which overrides the defaults (api/settings.py). Each command
 prints what it did in one or two lines, and errors as one line on stderr with exit code 2:
@@ -91,6 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
                     "database already has alert history (safe to run twice).")
     _database_flag(backfill)
     backfill.add_argument("--days", type=int, default=30, help="days back from now (default 30)")
+
+    receive = commands.add_parser(
+        "receive-webhooks", help="print the webhooks pipewatch sends (a receiver for the demo)",
+        description="Listen for pipewatch's webhooks and print one line each, checking the "
+                    "signature with WEBHOOK_SECRET. Point WEBHOOK_URLS at it.")
+    receive.add_argument("--host", dest="listen_host", default="127.0.0.1",
+                         help="address (default 127.0.0.1)")
+    receive.add_argument("--port", dest="listen_port", type=int, default=9099,
+                         help="port (default 9099)")
 
     settings = commands.add_parser("settings", help="list every setting with its default and help",
                                    description="Print the settings table.")
@@ -236,6 +245,14 @@ def cmd_watch(args: argparse.Namespace, config: dict[str, Any]) -> int:
     return Watch(url, token=token, brief=args.brief, count=args.count).run()
 
 
+def cmd_receive_webhooks(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    from api.notify import echo
+
+    echo.serve(args.listen_host, args.listen_port, config["WEBHOOK_SECRET"],
+               out=lambda line: print(line, flush=True))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, config: dict[str, Any]) -> int:
     seed_if_empty(config, args.days, args.seed, required=False)
     config["SIMULATE"] = True
@@ -245,7 +262,7 @@ def cmd_demo(args: argparse.Namespace, config: dict[str, Any]) -> int:
 COMMANDS: dict[str, Callable[..., int]] = {
     "serve": cmd_serve, "demo": cmd_demo, "migrate": cmd_migrate,
     "collect": cmd_collect, "seed": cmd_seed, "backfill-alerts": cmd_backfill_alerts,
-    "watch": cmd_watch,
+    "watch": cmd_watch, "receive-webhooks": cmd_receive_webhooks,
 }
 
 

@@ -123,3 +123,21 @@ def test_the_stored_rules_apply_to_the_past(database):
     wait = timedelta(seconds=CONFIG["ALERT_FOR_SECONDS"])
     assert (other.started_at, other.fired_at) == (last + 2 * hour, last + 2 * hour + wait)
     assert punch.state == other.state == "resolved"
+
+
+def test_a_replayed_past_is_recorded_but_never_notified(database):
+    """With receivers configured, the backfill writes the history and no outbox row: hundreds
+    of old transitions are history, not news for a chat room."""
+    from api.storage.models import Notification
+
+    config = load_config({"WEBHOOK_URLS": ("http://127.0.0.1:9/hook",),
+                          "WEBHOOK_SECRET": "backfill-secret",
+                          "APPRISE_URLS": ("json://127.0.0.1:9/",)}, environ={})
+    seed.seed_demo(database, CONFIG, days=DAYS, seed=3, now=NOW, progress=False)
+    with database.session() as session:
+        session.execute(delete(AlertTransition))
+        session.execute(delete(AlertOccurrence))
+    with database.session() as session:
+        assert backfill(session, config, NOW - timedelta(days=1), NOW)["rows"] > 0
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(Notification)) == 0

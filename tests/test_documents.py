@@ -225,6 +225,33 @@ def test_rules_and_their_changes(client):
     assert changes["items"][0]["after"] == put["rules"]
 
 
+def test_notifications_the_delivery_log_and_the_webhook_body(other_app):
+    """A test notification through a real local receiver: the 202, the delivery log, and the
+    body the receiver got are the documented ones. No receiver set: a 409 in the error shape."""
+    from api.schemas import notifications
+    from tests.notify_fixtures import HttpReceiver, wait_until
+
+    hook = HttpReceiver()
+    try:
+        app = other_app("notify", WEBHOOK_URLS=(hook.url,), WEBHOOK_SECRET="s",
+                        NOTIFY_POLL_SECONDS=0.05)
+        client = app.server.test_client()
+        sent = conforms(client.post("/api/v1/notifications/test"), notifications.Deliveries,
+                        status=202)
+        assert [item["event"] for item in sent["items"]] == ["test"]
+        wait_until(lambda: len(hook.received) == 1)
+        check(notifications.WebhookNotification, hook.received[0].body.decode())
+        wait_until(lambda: client.get("/api/v1/notifications").get_json()["items"][0]["state"]
+                   == "delivered")
+        listed = conforms(client.get("/api/v1/notifications?limit=5"), notifications.Deliveries)
+        assert listed["items"][0]["id"] == sent["items"][0]["id"]
+    finally:
+        hook.stop()
+    none = other_app("no-receivers").server.test_client()
+    conforms(none.post("/api/v1/notifications/test"), documents.Error, status=409)
+    conforms(none.get("/api/v1/notifications?limit=0"), documents.Error, status=422)
+
+
 def test_probes(client, other_app):
     conforms(client.get("/healthz"), documents.Liveness)
     conforms(client.get("/readyz"), documents.Readiness)

@@ -10,6 +10,8 @@ CPU work in one process (one event loop under gevent), and an evaluation started
 delay every push by its length. An evaluation that writes a transition notifies as any writer
 does, so the transition is pushed right after. Before the first socket starts the hub, the
 evaluator hears commits directly; its timer covers the rest.
+The notification sender (api/notify/sender.py) hears in-process commits directly (waking it
+only sets a flag; its workers send off the request path) and polls for the rest.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from flask import Flask
 from api.live import changefeed, websocket
 from api.live.evaluator import Evaluator
 from api.live.hub import Hub
+from api.notify.sender import Sender
 from api.runtime import Runtime, get_runtime
 
 
@@ -50,6 +53,9 @@ def init_app(server: Flask) -> None:
         return current_status(runtime, caller="hub")
 
     evaluator = Evaluator(runtime)
+    # Notifications: written with the transitions, delivered here, off the request path.
+    # Built first: a receiver setting it cannot use stops the app before any worker runs.
+    sender = Sender(runtime)
 
     def changed_elsewhere(notify):
         local.start_feed(runtime, notify)  # the hub hands each change on to the evaluator
@@ -70,5 +76,8 @@ def init_app(server: Flask) -> None:
     runtime.change_listeners.append(evaluate_soon)
     server.extensions["pipewatch.evaluator"] = evaluator
     evaluator.start()
+    runtime.change_listeners.append(sender.notify)
+    server.extensions["pipewatch.sender"] = sender
+    sender.start()
     runtime.on_close(hub.stop)
     server.config["SOCK_SERVER_OPTIONS"] = websocket.socket_options(config)

@@ -7,7 +7,8 @@ conditions holding now, and api/status/replay.py on the conditions a database's 
 It runs in its own write transaction, after taking the database's evaluator lock
 (api/storage/alert_store.lock_evaluation): whichever process or host evaluates, evaluations
 take turns and each starts from what the previous one committed, so every transition is
-written exactly once. The status document only reads what this wrote (docs/architecture.md).
+written exactly once, and with it, in the same transaction, the notifications announcing it
+(api/status/announce.py). The status document only reads what this wrote (docs/architecture.md).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from api.status import lifecycle
 from api.status.anomalies import AnomalyCache
+from api.status.announce import announce
 from api.status.document import alert_conditions, stored_rules
 from api.status.rules import with_rules
 from api.storage import alert_store
@@ -35,8 +37,11 @@ def evaluate(session: Session, now: datetime, config: Mapping[str, Any],
 
 
 def record(session: Session, conditions: Iterable[Mapping[str, Any]], now: datetime,
-           config: Mapping[str, Any]) -> int:
+           config: Mapping[str, Any], *, notify: bool = True) -> int:
     """Write what the lifecycle makes of `conditions` seen at `now`; the rows it wrote.
+
+    `notify` False records without announcing: a replayed past (the seed, a backfill) is
+    history, not news, and must not send receivers hundreds of old transitions.
 
     `config` carries the stored rules (`with_rules`), so `for` and `keep_firing_for` are each
     alert's own. The caller holds the evaluator lock (or, like the seed, owns the database),
@@ -46,6 +51,8 @@ def record(session: Session, conditions: Iterable[Mapping[str, Any]], now: datet
                            alert_store.recent_transitions(session,
                                                           now - lifecycle.FLAPPING_WINDOW),
                            now, config)
-    alert_store.apply(session, steps, now)
+    written = alert_store.apply(session, steps, now)
+    if notify:
+        announce(session, written, now, config)
     return len(steps)
 

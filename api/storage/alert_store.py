@@ -96,8 +96,10 @@ def recent_transitions(session: Session, since: datetime) -> dict[str, int]:
     return {key: count for key, count in rows}
 
 
-def apply(session: Session, steps: Iterable[Step], now: datetime) -> None:
-    """Write the steps of `lifecycle.plan`, each transition stamped `now`."""
+def apply(session: Session, steps: Iterable[Step], now: datetime) -> list[tuple[int, str]]:
+    """Write the steps of `lifecycle.plan`, each transition stamped `now`; the transitions
+    written, as (occurrence id, state), for the notifications announcing them."""
+    written: list[tuple[int, str]] = []
     for step in steps:
         occurrence = step.occurrence
         if occurrence is None:
@@ -112,6 +114,8 @@ def apply(session: Session, steps: Iterable[Step], now: datetime) -> None:
                 occurrence_id=occurrence, key=alert["key"], kind=kind_of(alert["key"]),
                 source=alert["source"], at=now, state=step.transition,
                 severity=alert["severity"], message=alert["message"]))
+            written.append((occurrence, step.transition))
+    return written
 
 
 def set_ack(session: Session, occurrence_id: int, by: Optional[str], note: Optional[str],
