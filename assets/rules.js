@@ -129,13 +129,14 @@
     this.tableProblems = h("ul", { className: "pw-rules-table-problems text-danger small mb-2" });
 
     this.by = h("input", { type: "text", className: "form-control form-control-sm pw-rules-by",
-                           maxlength: cfg.by_max, autocomplete: "name",
+                           maxlength: cfg.by_max, autocomplete: "name", "aria-label": "Your name",
                            placeholder: "who changes them" });
     this.by.value = remembered(cfg.operator_key);
     this.by.addEventListener("change", function () { remember(cfg.operator_key, self.by.value.trim()); });
     this.byFeedback = h("div", { className: "invalid-feedback" });
     this.comment = h("input", { type: "text", className: "form-control form-control-sm pw-rules-comment",
-                                maxlength: cfg.comment_max, placeholder: "why (kept in the change log)" });
+                                maxlength: cfg.comment_max, "aria-label": "Comment",
+                                placeholder: "why (kept in the change log)" });
     this.commentFeedback = h("div", { className: "invalid-feedback" });
     this.save = h("button", { type: "button", className: "btn btn-sm btn-primary pw-rules-save",
                               onclick: function () { self.submit(); } }, [icon("bi-check2"), "Save rules"]);

@@ -2,7 +2,8 @@
 operator adds a rule for a source and saves it (REST and the change log then show it, and the
 page remembers who they are); a value the server refuses is shown beside its field and nothing
 is saved; a change made through REST meanwhile makes Save answer 412, shown as such, and
-Reload brings the current rules; a page not signed in as an operator is told so on Save."""
+Reload brings the current rules; a page not signed in as an operator is told so on Save (and
+may save once signed in), a reader is told it may not."""
 from __future__ import annotations
 
 import pytest
@@ -15,6 +16,7 @@ from tests.browser.fixtures import screenshot, seeded_database, start_app
 from tests.browser.support import AppProcess, wait_for
 
 OPERATOR_TOKEN = "browser-operator-token-3f9a"
+READ_TOKEN = "browser-read-token-81c2"
 UNSET = {"healthy_rate": None, "warning_rate": None, "stale_warning_seconds": None,
          "stale_error_seconds": None, "anomaly_threshold": None, "for_seconds": None,
          "keep_firing_for_seconds": None}
@@ -225,7 +227,14 @@ def test_a_change_made_over_rest_meanwhile_makes_save_answer_412(browser, app):
     assert {rule["source"] for rule in stored(app)["rules"]} == {"punch", "vanguard"}
 
 
-def test_a_page_not_signed_in_as_operator_is_told_so_and_nothing_is_saved(browser, tmp_path):
+def sign_in(driver, token: str) -> None:
+    wait_for(lambda: driver.find_elements(By.ID, "token"), 10, "the sign-in form shows")
+    driver.find_element(By.ID, "token").send_keys(token)
+    driver.find_element(By.ID, "sign-in").click()
+
+
+def test_a_page_not_signed_in_as_operator_is_told_so_and_signing_in_lets_it_save(browser,
+                                                                                tmp_path):
     app = AppProcess(seeded_database(tmp_path),
                      settings={"PIPEWATCH_OPERATOR_TOKEN": OPERATOR_TOKEN}).start()
     try:
@@ -237,11 +246,45 @@ def test_a_page_not_signed_in_as_operator_is_told_so_and_nothing_is_saved(browse
         save(browser)
         wait_for(lambda: "HTTP 401" in message(browser), 10, "the page says why")
         assert "Not signed in as an operator" in message(browser)
-        link = browser.find_element(By.CSS_SELECTOR, f"#{ids.RULES_ROOT} .pw-rules-sign-in")
-        assert "/login?next=" in link.get_attribute("href")
-        assert "/login" not in browser.current_url, "the edits stay on the page"
-        assert len(rows(browser)) == 1
+        assert "/login" not in browser.current_url and len(rows(browser)) == 1, \
+            "the edits stay on the page"
         assert stored(app)["rules"] == [] and stored(app)["version"] == 0
         shot(browser, "rules-not-operator")
+
+        browser.find_element(By.CSS_SELECTOR, f"#{ids.RULES_ROOT} .pw-rules-sign-in").click()
+        sign_in(browser, OPERATOR_TOKEN)
+        wait_for(lambda: editor_version(browser) == "0", 20,
+                 "back on the page, signed in as an operator")
+        add_rule(browser, "vanguard", for_seconds="300")
+        assert browser.find_element(By.CSS_SELECTOR, ".pw-rules-by").get_attribute("value") \
+            == "amina"
+        save(browser)
+        wait_for(lambda: editor_version(browser) == "1", 10, "the operator's Save goes through")
+        assert stored(app)["rules"] == [{**UNSET, "source": "vanguard", "kind": None,
+                                         "for_seconds": 300}]
+    finally:
+        app.stop()
+
+
+def test_a_reader_is_told_it_may_not_change_the_rules(browser, tmp_path):
+    app = AppProcess(seeded_database(tmp_path),
+                     settings={"PIPEWATCH_OPERATOR_TOKEN": OPERATOR_TOKEN,
+                               "PIPEWATCH_READ_TOKEN": READ_TOKEN}).start()
+    try:
+        browser.get(app.url + "/healthz")
+        browser.delete_all_cookies()
+        browser.get(app.url + "/")
+        sign_in(browser, READ_TOKEN)
+        wait_for(lambda: editor_version(browser) == "0", 20, "the reader sees the rules")
+        add_rule(browser, "vanguard", for_seconds="300")
+        fill(browser, ".pw-rules-by", "amina")
+        save(browser)
+        wait_for(lambda: "HTTP 403" in message(browser), 10, "the page says why")
+        assert "Not allowed to change the rules" in message(browser)
+        assert "signed in to read, not to act" in message(browser)  # the server's words
+        shot(browser, "rules-reader")
+        answer = requests.get(app.url + "/api/v1/rules", timeout=10,
+                              headers={"Authorization": f"Bearer {READ_TOKEN}"}).json()
+        assert answer["rules"] == [] and answer["version"] == 0
     finally:
         app.stop()
