@@ -46,6 +46,15 @@
     return text.slice(0, 10) + " " + text.slice(11, 16) + " UTC";
   }
 
+  // 7200 -> "2 h": a duration as a person reads it, beside the seconds the API speaks.
+  function duration(seconds) {
+    var units = [[86400, "d"], [3600, "h"], [60, "min"]];
+    for (var i = 0; i < units.length; i++) {
+      if (seconds >= units[i][0] && seconds % units[i][0] === 0) { return seconds / units[i][0] + " " + units[i][1]; }
+    }
+    return seconds + " s";
+  }
+
   // One request; resolves to {status, body, etag} (status 0: no answer), never rejects.
   function send(method, url, body, headers) {
     return new Promise(function (resolve) {
@@ -224,7 +233,9 @@
     this.defaultsRow.replaceChildren.apply(this.defaultsRow, [
       h("td", { className: "fw-semibold", text: "Defaults" }), h("td", { text: "environment settings" })
     ].concat(cfg.settings.map(function (s) {
-      return h("td", { "data-setting": s.name, text: String(doc.defaults[s.name]) });
+      var value = doc.defaults[s.name];
+      return h("td", { "data-setting": s.name }, [String(value),
+        s.seconds && value >= 60 ? h("span", { className: "pw-rules-unit", text: " (" + duration(value) + ")" }) : null]);
     })).concat([h("td")]));
     this.rows.forEach(function (row) { row.tr.remove(); });
     this.rows = [];

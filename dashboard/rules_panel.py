@@ -71,6 +71,7 @@ def editor_config(site_root: str, sources: Iterable[str]) -> dict[str, Any]:
         "changes_limit": CHANGES_PER_PAGE,
         "operator_key": OPERATOR_KEY,
         "settings": [{"name": name, "label": label, "unit": unit, "step": step,
+                      "seconds": name.endswith("_seconds"),
                       "kinds": [KIND_WORDS[kind] for kind in _kinds_judged(name)]}
                      for name, (label, unit, step) in ((n, COLUMNS[n]) for n in SETTINGS)],
         "kinds": [{"value": kind, "label": KIND_WORDS[kind]} for kind in KINDS],

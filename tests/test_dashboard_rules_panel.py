@@ -32,6 +32,8 @@ def test_every_rule_setting_is_a_column_in_the_api_order_with_the_kinds_it_judge
     assert by_name["stale_error_seconds"]["kinds"] == ["source stale"]
     assert by_name["for_seconds"]["kinds"] == []  # every kind
     assert by_name["for_seconds"]["step"] == "1" and by_name["warning_rate"]["step"] == "any"
+    assert [column["name"] for column in cfg["settings"] if column["seconds"]] == [
+        "stale_warning_seconds", "stale_error_seconds", "for_seconds", "keep_firing_for_seconds"]
     assert [kind["value"] for kind in cfg["kinds"]] == list(KINDS)
     assert cfg["sources"] == ["punch", "vanguard"]
     assert cfg["operator_key"] == "pipewatch.operator"
