@@ -104,7 +104,7 @@
   function Editor(root, cfg) {
     this.root = root;
     this.cfg = cfg;
-    this.rows = [];          // [{tr, source, kind, inputs: {name: input}, feedback: {...}}]
+    this.rows = [];          // in table order: [{tr, inputs: {name: input}, feedback: {name: div}, rowFeedback}]
     this.etag = null;
     this.olderQuery = null;  // the changes page after the last one listed
     this.build();
