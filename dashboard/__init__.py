@@ -10,6 +10,7 @@ import dash
 
 from dashboard import callbacks, clientside, static
 from dashboard.layout import serve_layout
+from dashboard.rules_panel import register as register_rules
 
 
 def init_app(app: dash.Dash) -> None:
@@ -18,3 +19,4 @@ def init_app(app: dash.Dash) -> None:
     app.layout = lambda: serve_layout(app)
     callbacks.register(app)
     clientside.register(app)
+    register_rules(app)
