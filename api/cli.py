@@ -1,4 +1,5 @@
-"""The command line: `python app.py serve|demo|migrate|collect|seed|settings`.
+"""The command line: `python app.py COMMAND`: serve, demo, migrate, collect, seed,
+backfill-alerts, watch, receive-webhooks, settings.
 
 Flags override the environment, which overrides the defaults (api/settings.py). Each command
 prints what it did in one or two lines, and errors as one line on stderr with exit code 2:
@@ -68,6 +69,37 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     seed.add_argument("--if-empty", action="store_true",
                       help="do nothing (exit 0) when the database already has data")
+
+    watch = commands.add_parser(
+        "watch", help="print each status document the WebSocket pushes",
+        description="Connect to a running pipewatch's WebSocket and print each pushed status "
+                    "document as a JSON line (or one readable line with --brief); reconnects "
+                    "when the connection drops. Ctrl-C stops.")
+    watch.add_argument("url", nargs="?", default=None,
+                       help="the server (http://host:port) or the socket's ws:// URL "
+                            "(default: the local server on $PORT or 8050)")
+    watch.add_argument("--brief", action="store_true",
+                       help="one line per document: seq, statuses, alerts, anomalies")
+    watch.add_argument("--count", type=int, metavar="N", help="stop after N documents")
+    watch.add_argument("--token", help="the read token (default: $PIPEWATCH_READ_TOKEN); "
+                                       "sent as a header, never printed")
+    backfill = commands.add_parser(
+        "backfill-alerts", help="record the alert history of the days before the lifecycle",
+        description="Replay the alert periods the metric rows and scrape runs imply through "
+                    "the alert lifecycle, as the evaluator would have recorded them, for a "
+                    "database upgraded from before migration 006. Does nothing when the "
+                    "database already has alert history (safe to run twice).")
+    _database_flag(backfill)
+    backfill.add_argument("--days", type=int, default=30, help="days back from now (default 30)")
+
+    receive = commands.add_parser(
+        "receive-webhooks", help="print the webhooks pipewatch sends (a receiver for the demo)",
+        description="Listen for pipewatch's webhooks and print one line each, checking the "
+                    "signature with WEBHOOK_SECRET. Point WEBHOOK_URLS at it.")
+    receive.add_argument("--host", dest="listen_host", default="127.0.0.1",
+                         help="address (default 127.0.0.1)")
+    receive.add_argument("--port", dest="listen_port", type=int, default=9099,
+                         help="port (default 9099)")
 
     settings = commands.add_parser("settings", help="list every setting with its default and help",
                                    description="Print the settings table.")
@@ -172,12 +204,53 @@ def cmd_seed(args: argparse.Namespace, config: dict[str, Any]) -> int:
     return 0
 
 
+def cmd_backfill_alerts(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    from datetime import timedelta
+
+    from api.status.replay import backfill
+    from api.timeutil import utcnow
+
+    if args.days < 1:
+        raise ValueError("--days must be at least 1")
+    db = _open_database(config)
+    try:
+        now = utcnow()
+        with db.session() as session:
+            summary = backfill(session, config, now - timedelta(days=args.days), now,
+                               progress=True)
+        if summary is None:
+            print("the database already has alert history: nothing written")
+        else:
+            print(f"backfilled {db.safe_url}: {json.dumps(summary)}")
+    finally:
+        db.dispose()
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace, config: dict[str, Any]) -> int:
     from api import serving
 
     if config["AUTO_MIGRATE"]:
         _open_database(config).dispose()
     return serving.serve(config) or 0
+
+
+def cmd_watch(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    from api.watch import Watch, socket_url
+
+    if args.count is not None and args.count < 1:
+        raise ValueError("--count must be at least 1")
+    url = socket_url(args.url or f"http://127.0.0.1:{config['PORT']}")
+    token = args.token or config["PIPEWATCH_READ_TOKEN"] or None
+    return Watch(url, token=token, brief=args.brief, count=args.count).run()
+
+
+def cmd_receive_webhooks(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    from api.notify import echo
+
+    echo.serve(args.listen_host, args.listen_port, config["WEBHOOK_SECRET"],
+               out=lambda line: print(line, flush=True))
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace, config: dict[str, Any]) -> int:
@@ -188,7 +261,8 @@ def cmd_demo(args: argparse.Namespace, config: dict[str, Any]) -> int:
 
 COMMANDS: dict[str, Callable[..., int]] = {
     "serve": cmd_serve, "demo": cmd_demo, "migrate": cmd_migrate,
-    "collect": cmd_collect, "seed": cmd_seed,
+    "collect": cmd_collect, "seed": cmd_seed, "backfill-alerts": cmd_backfill_alerts,
+    "watch": cmd_watch, "receive-webhooks": cmd_receive_webhooks,
 }
 
 

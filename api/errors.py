@@ -21,8 +21,9 @@ retries later. Any other exception is a bug and is reported as one."""
 
 CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "payload_too_large",
-    414: "uri_too_long", 415: "unsupported_media_type", 422: "unprocessable_entity",
+    405: "method_not_allowed", 406: "not_acceptable", 409: "conflict",
+    412: "precondition_failed", 413: "payload_too_large", 414: "uri_too_long",
+    415: "unsupported_media_type", 422: "unprocessable_entity",
     429: "too_many_requests", 431: "request_header_fields_too_large", 500: "internal_error",
     503: "service_unavailable",
 }

@@ -10,10 +10,18 @@ from collections import deque
 from datetime import datetime
 from typing import Any, Sequence
 
-from api.status.alerts import alert_periods
 from api.status.anomalies import find_anomalies
+from api.status.document import stored_rules
+from api.status.rules import with_rules
 from api.status.series import fetch_series
-from api.storage.alert_store import EventFilters, list_transitions
+from api.storage.alert_store import EventFilters, fired_overlapping, list_transitions
+from api.timeutil import isoformat
+
+
+def _judging(session, runtime) -> dict[str, Any]:
+    """The settings with the stored rules, so a past range is judged by each source's own
+    thresholds, as the status judges it now (api/status/rules.py)."""
+    return with_rules(runtime.config, stored_rules(session))
 
 
 def series(runtime, metric: str, start: datetime, end: datetime,
@@ -22,21 +30,26 @@ def series(runtime, metric: str, start: datetime, end: datetime,
     bucket would make too many points)."""
     with runtime.db.session() as session:
         return fetch_series(session, metric=metric, start=start, end=end,
-                            sources=sources or None, bucket=bucket, config=runtime.config)
+                            sources=sources or None, bucket=bucket,
+                            config=_judging(session, runtime))
 
 
 def alert_history(runtime, start: datetime, end: datetime,
                   sources: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """Every alert period overlapping the range."""
+    """Every stored alert occurrence that fired and overlaps the range, as a period from when
+    it fired to when it resolved (api.storage.alert_store.fired_overlapping): what the charts
+    shade and `GET /api/v1/alerts` lists as `items`."""
     with runtime.db.session() as session:
-        return list(alert_periods(session, runtime.config, start, end, sources or None))
+        periods = fired_overlapping(session, start, end, sources or None)
+    return [{**p, "start": isoformat(p["start"]), "end": isoformat(p["end"])} for p in periods]
 
 
 def anomaly_history(runtime, start: datetime, end: datetime,
                     sources: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Every anomalous hour in the range."""
     with runtime.db.session() as session:
-        return list(find_anomalies(session, runtime.config, start, end, sources or None))
+        return list(find_anomalies(session, _judging(session, runtime), start, end,
+                                   sources or None))
 
 
 def alert_events(runtime, filters: EventFilters, after: tuple[datetime, int] | None,

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -199,6 +200,46 @@ SETTINGS: tuple[Setting, ...] = (
             "X-Forwarded-Proto; the client address (failed-token counts) and scheme (Origin "
             "check) are then read from them. 0: the TCP peer, headers ignored. Never set it "
             "higher than the proxies you run: clients could choose their own address."),
+    Setting("WEBHOOK_URLS", (), _csv,
+            "Comma-separated URLs that get one signed JSON POST per alert transition (firing, "
+            "resolved, acknowledged) and per test notification. Empty: no webhooks.",
+            secret=True),
+    Setting("WEBHOOK_SECRET", "", str,
+            "Key of the webhooks' `Pipewatch-Signature` (HMAC-SHA256 of `<t>.<body>`). Empty: "
+            "webhooks are sent unsigned (receivers cannot tell them from forgeries).",
+            secret=True),
+    Setting("ALERTMANAGER_URLS", (), _csv,
+            "Comma-separated base URLs of Prometheus Alertmanagers (every instance of an HA "
+            "cluster): firing and resolved alerts are posted to each one's /api/v2/alerts. "
+            "Empty: none.", secret=True),
+    Setting("APPRISE_URLS", (), _csv,
+            "Comma-separated apprise URLs (`slack://…`, `msteams://…`, `tgram://…`, "
+            "`mailtos://…`, `json://…`; see the apprise documentation): one line per alert "
+            "transition and per test, with the severity, title, source and the dashboard link. "
+            "Empty: none.", secret=True),
+    Setting("ALERTMANAGER_RESEND_SECONDS", 60.0, float,
+            "Firing alerts are posted to Alertmanager again this often, each valid for four "
+            "times as long, so a restarted Alertmanager learns them and one that stops hearing "
+            "from pipewatch resolves them. Keep it well under Alertmanager's resolve_timeout."),
+    Setting("PUBLIC_URL", "", str,
+            "The dashboard's address as receivers should link to it (`https://pipewatch."
+            "example.org`). Empty: http://HOST:PORT."),
+    Setting("NOTIFY_TIMEOUT_SECONDS", 5.0, float,
+            "Longest a notification's delivery may take (connect and answer); then it counts "
+            "as failed and is retried."),
+    Setting("NOTIFY_MAX_ATTEMPTS", 6, int,
+            "Attempts per notification before it is marked failed (5xx, timeouts and refused "
+            "connections are retried with exponential backoff and jitter; 4xx never are)."),
+    Setting("NOTIFY_RETRY_SECONDS", 2.0, float,
+            "Wait before the first retry; each next one waits twice as long (plus up to 50% "
+            "jitter), at most 300 s."),
+    Setting("NOTIFY_RETENTION_DAYS", 30, int,
+            "Delivered and failed notifications are kept this long in the delivery log "
+            "(GET /api/v1/notifications), then deleted (checked hourly); pending ones are kept."),
+    Setting("NOTIFY_POLL_SECONDS", 1.0, float,
+            "The sender looks for notifications written by other processes (and due retries) "
+            "at least this often; its own process's are sent at once. 0 turns the in-process "
+            "sender off (another process on the same database sends)."),
     Setting("LOG_LEVEL", "INFO", str, "Python logging level."),
 )
 
@@ -243,9 +284,30 @@ def _check(config: Mapping[str, Any]) -> None:
                  "PG_STATEMENT_TIMEOUT_SECONDS", "PG_LOCK_TIMEOUT_SECONDS"):
         if config[name] < 0:
             raise ConfigError(f"{name} must not be negative")
+    for name in ("WEBHOOK_URLS", "ALERTMANAGER_URLS"):
+        if not all(_http_url(url) for url in config[name]):
+            raise ConfigError(f"{name} must list http:// or https:// URLs with a host")
+    if not all("://" in url for url in config["APPRISE_URLS"]):
+        raise ConfigError("APPRISE_URLS must list apprise URLs (scheme://...)")
+    for name in ("NOTIFY_TIMEOUT_SECONDS", "ALERTMANAGER_RESEND_SECONDS", "NOTIFY_MAX_ATTEMPTS",
+                 "NOTIFY_RETENTION_DAYS"):
+        if config[name] <= 0:
+            raise ConfigError(f"{name} must be positive")
+    for name in ("NOTIFY_RETRY_SECONDS", "NOTIFY_POLL_SECONDS"):
+        if config[name] < 0:
+            raise ConfigError(f"{name} must not be negative")
     for name in ("PG_POOL_TIMEOUT_SECONDS", "READY_TIMEOUT_SECONDS"):
         if config[name] <= 0:
             raise ConfigError(f"{name} must be positive")
+
+
+def _http_url(url: str) -> bool:
+    """An http(s) URL with a host: what a notification receiver must be."""
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        return False
 
 
 def redact_url(url: str) -> str:

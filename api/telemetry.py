@@ -1,4 +1,5 @@
-"""pipewatch counting itself: sockets, messages, computations, polls, reconnections.
+"""pipewatch counting itself: sockets, messages, computations, polls, reconnections,
+notifications.
 
 Each app has its own Prometheus registry (many apps live in one test process), exposed at
 `GET /metrics` (api/http/prometheus.py) in the Prometheus text format. Counters are per process:
@@ -63,6 +64,26 @@ class Telemetry:
             "pipewatch_auth_throttled",
             "Attempts refused with 429 because their address failed too often, by kind",
             ["kind"], registry=r)
+        self.notifications_sent = Counter(
+            "pipewatch_notifications_sent", "Notifications a receiver accepted, by receiver kind",
+            ["kind"], registry=r)
+        self.notifications_failed = Counter(
+            "pipewatch_notifications_failed",
+            "Notifications given up on (a 4xx, or NOTIFY_MAX_ATTEMPTS used), by receiver kind",
+            ["kind"], registry=r)
+        self.notifications_retried = Counter(
+            "pipewatch_notifications_retried",
+            "Failed attempts that will be retried (5xx, timeouts, refused), by receiver kind",
+            ["kind"], registry=r)
+        self.notification_latency = Histogram(
+            "pipewatch_notification_latency_seconds",
+            "From the transition (the outbox row's writing) to the receiver accepting it",
+            ["kind"], buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+            registry=r)
+        self.alertmanager_resends = Counter(
+            "pipewatch_alertmanager_resends",
+            "Posts of every firing alert to an Alertmanager (ALERTMANAGER_RESEND_SECONDS), by "
+            "outcome", ["outcome"], registry=r)
         self.changefeed_reconnects = Counter(
             "pipewatch_changefeed_reconnects", "Times the change feed lost its database",
             registry=r)

@@ -334,8 +334,16 @@ def main() -> int:
     series_sizes = [20_000] if args.quick else [int(s) for s in args.series_sizes.split(",") if s]
     repeat = 10 if args.quick else args.repeat
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="pipewatch-bench-export-"))
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)  # a new --workdir is made, not a traceback
+    except OSError as exc:
+        parser.error(f"--workdir {workdir}: {exc.strerror}")
+    backends = [name for name in args.backends.split(",") if name]
+    unknown = sorted(set(backends) - {"sqlite", "postgresql"})
+    if unknown:
+        parser.error(f"--backends: unknown {', '.join(unknown)} (sqlite, postgresql)")
     print(f"machine: {os.cpu_count()} cores; {datetime.now(UTC):%Y-%m-%d}", flush=True)
-    for backend in args.backends.split(","):
+    for backend in backends:
         pg = None
         if backend == "postgresql":
             from tests.pgserver import start_server

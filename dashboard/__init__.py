@@ -11,6 +11,7 @@ import dash
 
 from dashboard import callbacks, clientside, history, static
 from dashboard.layout import serve_layout
+from dashboard.rules_panel import register as register_rules
 
 
 def init_app(app: dash.Dash) -> None:
@@ -20,3 +21,4 @@ def init_app(app: dash.Dash) -> None:
     callbacks.register(app)
     history.register(app)
     clientside.register(app)
+    register_rules(app)

@@ -41,6 +41,11 @@ SOURCES_TABLE = "pw-sources-table"
 ISSUES = "pw-issues"
 ISSUES_BODY = "pw-issues-body"
 
+# Alert rules (dashboard/rules_panel.py): assets/rules.js draws the editor inside RULES_ROOT.
+RULES = "pw-rules"
+RULES_ROOT = "pw-rules-root"
+RULES_CONFIG = "pw-rules-config"
+
 
 def asof(panel: str) -> str:
     return f"{panel}-asof"

@@ -120,6 +120,7 @@ def page_config(config: Mapping[str, Any], requests_prefix: str, routes_prefix: 
     return {
         "ws_path": root + WEBSOCKET_PATH.lstrip("/"),
         "logout_path": root + "logout",
+        "site_root": root,
         "poll_ms": POLL_MS,
         "silence_ms": silence_ms(config["WS_HEARTBEAT_SECONDS"]),
         "poll_stale_ms": POLL_STALE_POLLS * POLL_MS,

@@ -85,9 +85,9 @@ def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 def test_cli_help_lists_every_command():
     result = _cli("--help")
     assert result.returncode == 0
-    for command in ("serve", "demo", "migrate", "collect", "seed", "settings"):
+    for command in ("serve", "demo", "migrate", "collect", "seed", "backfill-alerts", "settings"):
         assert command in result.stdout
-    for command in ("serve", "demo", "migrate", "collect", "seed"):
+    for command in ("serve", "demo", "migrate", "collect", "seed", "backfill-alerts"):
         assert _cli(command, "--help").returncode == 0
 
 

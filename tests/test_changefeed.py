@@ -116,9 +116,9 @@ def test_sqlite_watcher_absorbs_this_process_commits_but_not_later_ones(tmp_path
     assert events() == 1
 
 
-ALERT_TABLES = {"alert_occurrences", "alert_transitions", "silences"}
-"""Migrations 006 and 007 add their tables to the watched ones (an ack, a transition or a
-silence from another process is pushed too)."""
+ALERT_TABLES = {"alert_occurrences", "alert_transitions", "silences", "alert_rules"}
+"""Migrations 006, 007 and 008 add their tables to the watched ones (an ack, a transition, a
+silence or a rule change from another process is pushed too)."""
 
 
 def test_migration_003_installs_notify_triggers_only_on_postgresql(database):

@@ -206,6 +206,14 @@ def test_charts_are_shaded_where_the_demo_injected_incidents(runtime):
     # The stale period starts SOURCE_STALE_WARNING_SECONDS after its last success, within the
     # incident, and is still open (drawn to the end of the range).
     assert any(b["x0"] >= silent["start"] and b["x1"] == data["end"] for b in bands)
+    # ... from the stored history: the band starts when the seeded occurrence fired.
+    from api import queries
+
+    [stored] = [p for p in queries.alert_history(runtime, now - timedelta(hours=24), now,
+                                                 [silent["source"]])
+                if p["key"] == f"source_stale:{silent['source']}"]
+    assert stored["end"] is None and stored["state"] == "firing"
+    assert stored["start"] in [b["x0"] for b in bands]
     assert callbacks.shading_body(runtime, None) is None
 
 

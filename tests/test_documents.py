@@ -184,6 +184,8 @@ def test_alerts_and_anomalies(client, path, model):
     start = isoformat(utcnow().replace(microsecond=0) - timedelta(days=3))
     everything = conforms(client.get(f"{path}?start={start}"), model)
     assert everything["current"] and everything["items"]
+    if model is documents.Alerts:  # the seed's recorded history: resolved and still firing
+        assert {item["state"] for item in everything["items"]} == {"firing", "resolved"}
     one = conforms(client.get(f"{path}?start={start}&source=vanguard"), model)
     assert one["sources"] == ["vanguard"] and one["items"]
 
@@ -209,6 +211,45 @@ def test_silences_and_a_silenced_alert(client):
     assert conforms(client.get("/api/v1/silences"), documents.Silences)["items"]
     ended = conforms(client.delete(f"/api/v1/silences/{created['id']}"), documents.Silence)
     assert ended["state"] == "ended"
+
+
+def test_rules_and_their_changes(client):
+    """An empty set, a PUT (loopback, no operator token: the local user may act), the log."""
+    assert conforms(client.get("/api/v1/rules"), documents.Rules)["rules"] == []
+    put = conforms(client.put("/api/v1/rules", json={
+        "rules": [{"source": "vanguard", "healthy_rate": 0.7, "warning_rate": 0.5},
+                  {"kind": "anomaly", "anomaly_threshold": 5, "for_seconds": 600}],
+        "by": "amina", "comment": "tuned"}), documents.Rules)
+    assert put["version"] == 1 and len(put["rules"]) == 2
+    changes = conforms(client.get("/api/v1/rules/changes"), documents.RuleChanges)
+    assert changes["items"][0]["after"] == put["rules"]
+
+
+def test_notifications_the_delivery_log_and_the_webhook_body(other_app):
+    """A test notification through a real local receiver: the 202, the delivery log, and the
+    body the receiver got are the documented ones. No receiver set: a 409 in the error shape."""
+    from api.schemas import notifications
+    from tests.notify_fixtures import HttpReceiver, wait_until
+
+    hook = HttpReceiver()
+    try:
+        app = other_app("notify", WEBHOOK_URLS=(hook.url,), WEBHOOK_SECRET="s",
+                        NOTIFY_POLL_SECONDS=0.05)
+        client = app.server.test_client()
+        sent = conforms(client.post("/api/v1/notifications/test"), notifications.Deliveries,
+                        status=202)
+        assert [item["event"] for item in sent["items"]] == ["test"]
+        wait_until(lambda: len(hook.received) == 1)
+        check(notifications.WebhookNotification, hook.received[0].body.decode())
+        wait_until(lambda: client.get("/api/v1/notifications").get_json()["items"][0]["state"]
+                   == "delivered")
+        listed = conforms(client.get("/api/v1/notifications?limit=5"), notifications.Deliveries)
+        assert listed["items"][0]["id"] == sent["items"][0]["id"]
+    finally:
+        hook.stop()
+    none = other_app("no-receivers").server.test_client()
+    conforms(none.post("/api/v1/notifications/test"), documents.Error, status=409)
+    conforms(none.get("/api/v1/notifications?limit=0"), documents.Error, status=422)
 
 
 def test_probes(client, other_app):

@@ -166,3 +166,22 @@ def test_shutdown_tells_sockets_1001(build):
     runtime.close()
     assert next_message(mailbox) == Close(1001, "server shutting down; reconnect shortly")
     assert hub.subscribe(threading.Event(), limit=5) is None
+
+
+def test_the_hub_hands_each_change_to_the_alert_evaluator_after_pushing_it(build):
+    """With sockets open the evaluator hears changes from the hub (api/live/wiring.py): a
+    failing scraper's alert reaches the socket although the evaluator's timer is an hour."""
+    from tests.status_fixtures import add_runs, run
+    from api.timeutil import utcnow
+
+    runtime, hub, _ = parts(build(ALERT_EVALUATE_SECONDS=3600, ALERT_FOR_SECONDS=0,
+                                  WS_HEARTBEAT_SECONDS=60))
+    mailbox = hub.subscribe(threading.Event(), limit=5)
+    assert json.loads(next_message(mailbox))["alerts"] == []
+    add_runs(runtime.db, [run("punch", utcnow(), status="failed", error="HTTP 500")])
+    runtime.notify_change()
+    deadline = time.monotonic() + 15
+    keys: list[str] = []
+    while "scraper_failing:punch" not in keys and time.monotonic() < deadline:
+        keys = [alert["key"] for alert in json.loads(next_message(mailbox))["alerts"]]
+    assert "scraper_failing:punch" in keys

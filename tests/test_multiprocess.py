@@ -1,14 +1,18 @@
 """Several app processes on one PostgreSQL: a change made through one process, or by another
-program entirely, reaches the sockets of every process (LISTEN/NOTIFY); and an app's change feed
-outlives a PostgreSQL restart. Each app is `python app.py serve` (gunicorn, gevent)."""
+program entirely, reaches the sockets of every process (LISTEN/NOTIFY); a rule changed through
+one is applied by the other; and an app's change feed outlives a PostgreSQL restart. Each app is `python app.py serve` (gunicorn, gevent)."""
 from __future__ import annotations
+
+from datetime import timedelta
 
 import psycopg
 import pytest
+import requests
 
-from api.timeutil import utcnow
-from tests.live_fixtures import (ProductionServer, connect, new_source, recv_status, recv_until,
-                                 shows_source, wait_for, without_timestamp)
+from api.timeutil import isoformat, utcnow
+from tests.live_fixtures import (INGEST_TOKEN, ProductionServer, connect, new_source,
+                                 recv_status, recv_until, scrape_run_body, shows_source,
+                                 wait_for, without_timestamp)
 from tests.pgserver import start_server
 
 pytestmark = pytest.mark.postgres
@@ -107,3 +111,42 @@ def test_the_app_keeps_pushing_after_a_postgresql_restart(own_pg_server):
         ws.close()
     finally:
         app.stop()
+
+
+def test_a_rule_changed_through_one_process_is_applied_by_the_other(shared_database):
+    """A source quiet for 3 h is stale (warning) on both; a rule PUT through the first gives it
+    a day: the second process, not restarted, pushes it healthy with its alert resolved."""
+    settings = {"PIPEWATCH_OPERATOR_TOKEN": "operator-rules-token", "ALERT_FOR_SECONDS": 0,
+                "ALERT_KEEP_FIRING_SECONDS": 0}
+    first = ProductionServer(shared_database, **settings)
+    second = None
+    try:
+        second = ProductionServer(shared_database, **settings)
+        source = new_source()
+        body = {**scrape_run_body(source),
+                "started_at": isoformat(utcnow() - timedelta(hours=3, seconds=5)),
+                "finished_at": isoformat(utcnow() - timedelta(hours=3))}
+        assert requests.post(first.url + "/api/v1/scrape-runs", json=body, timeout=30,
+                             headers={"Authorization": f"Bearer {INGEST_TOKEN}"}
+                             ).status_code == 201
+        key = f"source_stale:{source}"
+        ws = connect(second.ws_url)
+        try:
+            recv_until(ws, lambda doc: any(a["key"] == key and a["state"] == "firing"
+                                           for a in doc["alerts"]))
+            answer = requests.put(first.url + "/api/v1/rules", timeout=30, json={
+                "rules": [{"source": source, "kind": "source_stale",
+                           "stale_warning_seconds": 86400, "stale_error_seconds": 172800}],
+                "by": "ada", "comment": "publishes once a day"},
+                headers={"Authorization": "Bearer operator-rules-token"})
+            assert answer.status_code == 200, answer.text
+            pushed = recv_until(ws, lambda doc: all(a["key"] != key for a in doc["alerts"]))
+            [entry] = [item for item in pushed["scraping_health"]["sources"]
+                       if item["source"] == source]
+            assert entry["status"] == "healthy"
+        finally:
+            ws.close()
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()

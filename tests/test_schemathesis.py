@@ -50,12 +50,14 @@ CHECKS = ["not_a_server_error", "status_code_conformance", "content_type_conform
 DOCUMENTED_HTTP = {"/api/v1/metrics", "/api/v1/scrape-runs", "/api/v1/metrics/series",
                    "/api/v1/sources", "/api/v1/alerts", "/api/v1/anomalies",
                    "/api/v1/alerts/events", "/api/v1/alerts/{alert_id}/ack",
-                   "/api/v1/silences", "/api/v1/silences/{silence_id}",
+                   "/api/v1/silences", "/api/v1/silences/{silence_id}", "/api/v1/rules",
+                   "/api/v1/rules/changes", "/api/v1/notifications", "/api/v1/notifications/test",
                    "/api/v1/monitoring/pipeline-status", "/healthz", "/readyz", "/metrics"}
 WITH_INPUTS = {"/api/v1/metrics", "/api/v1/scrape-runs", "/api/v1/metrics/series",
                "/api/v1/alerts", "/api/v1/anomalies", "/api/v1/alerts/events",
                "/api/v1/alerts/{alert_id}/ack", "/api/v1/silences",
-               "/api/v1/silences/{silence_id}"}
+               "/api/v1/silences/{silence_id}", "/api/v1/rules", "/api/v1/rules/changes",
+               "/api/v1/notifications"}
 
 
 @pytest.fixture

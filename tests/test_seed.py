@@ -9,7 +9,10 @@ from sqlalchemy import delete, func, select
 from api.demo import profiles, seed
 from api.settings import load_config
 from api.storage.db import Database
-from api.storage.models import Conflict, DataQualityMetric as M, Forecast, Location, ScrapeRun
+from api.status.document import alert_conditions
+from api.status.evaluation import evaluate
+from api.storage.models import AlertOccurrence, AlertTransition, Conflict, \
+    DataQualityMetric as M, Forecast, Location, ScrapeRun
 from api.timeutil import UTC, floor_hour
 
 NOW = datetime(2026, 11, 25, 14, 37, 12, tzinfo=UTC)
@@ -37,13 +40,17 @@ def snapshot(db: Database) -> dict:
         first_runs = session.execute(
             select(ScrapeRun.source, ScrapeRun.started_at, ScrapeRun.status,
                    ScrapeRun.items_new, ScrapeRun.error).order_by(ScrapeRun.id).limit(25)).all()
+        transitions = session.execute(
+            select(AlertTransition.key, AlertTransition.at, AlertTransition.state,
+                   AlertTransition.severity, AlertTransition.message)
+            .order_by(AlertTransition.id)).all()
         return {"counts": [count(session, model) for model in (Conflict, ScrapeRun, Forecast, M)],
-                "conflicts": first_conflicts, "runs": first_runs}
+                "conflicts": first_conflicts, "runs": first_runs, "transitions": transitions}
 
 
 def wipe(db: Database) -> None:
     with db.session() as session:
-        for model in (M, Forecast, Conflict, ScrapeRun):
+        for model in (AlertTransition, AlertOccurrence, M, Forecast, Conflict, ScrapeRun):
             session.execute(delete(model))
 
 
@@ -52,6 +59,7 @@ def test_same_seed_and_now_give_the_same_history(seeded):
     first = snapshot(db)
     assert first["counts"][:3] == [summary["conflicts"], summary["scrape_runs"],
                                    summary["forecasts"]]
+    assert len(first["transitions"]) > 20
     wipe(db)
     again = seed.seed_demo(db, CONFIG, days=DAYS, seed=11, now=NOW, progress=False)
     assert snapshot(db) == first
@@ -165,3 +173,65 @@ def test_progress_bar_on_stderr(sqlite_url, capsys):
         db.dispose()
     captured = capsys.readouterr()
     assert "seeding demo history" in captured.err and captured.out == ""
+
+
+def test_alert_history_is_recorded_as_the_evaluator_would(seeded):
+    """Fired and resolved occurrences with their transitions in lifecycle order; the scraper
+    outage among them; short dips that opened pending and resolved without firing."""
+    db, summary = seeded
+    wait = timedelta(seconds=CONFIG["ALERT_FOR_SECONDS"])
+    keep = timedelta(seconds=CONFIG["ALERT_KEEP_FIRING_SECONDS"])
+    with db.session() as session:
+        occurrences = session.scalars(select(AlertOccurrence).order_by(AlertOccurrence.id)).all()
+        transitions = session.execute(select(AlertTransition.occurrence_id, AlertTransition.state,
+                                             AlertTransition.at, AlertTransition.message)
+                                      .order_by(AlertTransition.id)).all()
+    assert summary["alert_history"]["rows"] > 0
+    states = {}
+    for occurrence_id, state, at, message in transitions:
+        states.setdefault(occurrence_id, []).append((state, at))
+        assert message
+    resolved = [o for o in occurrences if o.state == "resolved" and o.fired_at is not None]
+    assert len(resolved) >= 3
+    for item in resolved:
+        assert item.fired_at == item.started_at + wait
+        assert item.resolved_at >= item.fired_at + keep
+        steps = states[item.id]
+        assert steps[0] == ("pending", item.started_at)
+        assert steps[-1] == ("resolved", item.resolved_at)
+        assert [at for _, at in steps] == sorted(at for _, at in steps)
+    never_fired = [o for o in occurrences if o.state == "resolved" and o.fired_at is None]
+    assert never_fired and all([s for s, _ in states[o.id]] == ["pending", "resolved"] for o in never_fired)
+    outage = seed.incident_windows(NOW, DAYS)["scraper_outage"]
+    [failing] = [o for o in resolved if o.key == f"scraper_failing:{outage['source']}"
+                 and outage["start"] <= o.started_at < outage["end"]]
+    assert failing.severity == "error" and failing.resolved_at >= outage["end"]
+
+
+def test_open_incidents_are_the_live_conditions_and_one_is_acknowledged(seeded):
+    """The seeded open occurrences have the keys the conditions at `now` have, so the running
+    evaluator continues them: an evaluation right after seeding writes nothing, and a later
+    one opens no duplicate."""
+    db, summary = seeded
+    with db.session() as session:
+        conditions = alert_conditions(session, NOW, CONFIG)
+        open_items = session.scalars(select(AlertOccurrence).where(
+            AlertOccurrence.state != "resolved")).all()
+    assert {o.key for o in open_items} == {c["key"] for c in conditions}
+    silent = f"source_stale:{seed.INCIDENTS['silent_source']['source']}"
+    collapse = seed.INCIDENTS["geocoding_collapse"]["source"]
+    assert silent in {o.key for o in open_items}
+    assert any(o.key.endswith(f":{collapse}") for o in open_items)
+    assert all(o.state == "firing" and o.fired_at <= NOW for o in open_items)
+    [acked] = [o for o in open_items if o.ack_at is not None]
+    assert (acked.key, acked.ack_by, acked.ack_note) == (silent, seed.ACK["by"],
+                                                          seed.ACK["note"])
+    assert acked.fired_at < acked.ack_at <= NOW and summary["acknowledged"] == acked.id
+    with db.session() as session:
+        before = count(session, AlertOccurrence)
+    with db.session() as session:
+        assert evaluate(session, NOW, CONFIG) == 0
+    with db.session() as session:
+        evaluate(session, NOW + timedelta(minutes=1), CONFIG)
+    with db.session() as session:
+        assert count(session, AlertOccurrence) == before

@@ -8,7 +8,12 @@ What it writes, deterministic for a given `seed` and `now`:
   articles scraped in the last PENDING_MINUTES are mostly still `pending`;
 - the locations, one forecast per location per day (risk for the next day);
 - the metric rows: `hourly` rows for every closed hour (one grouped query for all of them), then
-  one collector cycle at `now` (aggregate and per-source rows).
+  one collector cycle at `now` (aggregate and per-source rows);
+- the alert history those rows imply, as the evaluator would have recorded it from one quality
+  window into the seeded days on (api/status/replay.py: occurrences pending -> firing ->
+  resolved, with their transitions), the incidents still holding at `now` left open with the
+  keys the live conditions have; one of them acknowledged by ACK["by"] (the silent source's,
+  when it is open).
 
 Injected incidents an operator should catch, placed relative to `now` (see INCIDENTS):
 (a) geocoding_collapse: `vanguard` geocodes only ~25 % of its events over the last 6 hours,
@@ -26,7 +31,7 @@ import re
 import time
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 from sqlalchemy import exists, insert, select
 from sqlalchemy.orm import Session
@@ -35,6 +40,8 @@ from tqdm import tqdm
 from api import collector
 
 from api.demo import profiles
+from api.status import replay
+from api.storage import alert_store
 from api.storage.models import Conflict, DataQualityMetric, Forecast, Location, ScrapeRun
 from api.timeutil import UTC, floor_hour, isoformat, utcnow
 
@@ -51,6 +58,10 @@ INCIDENTS: dict[str, dict[str, Any]] = {
                        "error": "HTTPError 403: Forbidden (dailytrust.com blocks the scraper)"},
     "silent_source": {"source": "sahara_reporters", "hours": 8},
 }
+ACK = {"key": "source_stale:sahara_reporters", "by": "demo operator", "after_minutes": 20,
+       "note": "Sahara Reporters changed its site layout; the scraper fix is in review."}
+"""The seeded ack: on this key if it is open (else the first firing alert), this long after it
+fired (never after `now`)."""
 
 
 def incident_windows(now: datetime, days: int) -> dict[str, dict[str, Any]]:
@@ -127,10 +138,32 @@ class _History:
             self.session.execute(insert(DataQualityMetric), chunk)
         cycle = collector.collect(self.session, self.now, self.config)
         self.counts["metrics"] = len(hourly) + cycle["aggregate"] + cycle["source"] + cycle["hourly"]
+        self.counts["alert_history"] = replay.replay(self.session, self.config,
+                                                     self._history_from(), self.now,
+                                                     self.progress)
+        self.counts["acknowledged"] = self._acknowledge()
         self.counts["incidents"] = {
             name: {"source": span["source"], "start": isoformat(span["start"]),
                    "end": isoformat(span["end"])} for name, span in self.incidents.items()}
         return self.counts
+
+    def _history_from(self) -> datetime:
+        """The alert history starts one quality window into the seeded days: before that, the
+        trailing window of the first hours holds only those hours, and a single bad night hour
+        would read as a day-long collapse that never happened."""
+        window = timedelta(seconds=self.config["QUALITY_WINDOW_SECONDS"])
+        return min(self.start + window, self.now)
+
+    def _acknowledge(self) -> Optional[int]:
+        """Ack one firing alert the way an operator would; its id (None if none is firing)."""
+        firing = [item for item in alert_store.open_occurrences(self.session)
+                  if item.state == "firing"]
+        if not firing:
+            return None
+        chosen = next((item for item in firing if item.key == ACK["key"]), firing[0])
+        at = min(chosen.fired_at + timedelta(minutes=ACK["after_minutes"]), self.now)
+        alert_store.set_ack(self.session, chosen.id, ACK["by"], ACK["note"], at)
+        return chosen.id
 
     def _locations(self) -> dict[str, int]:
         """Insert the demo places that are not there yet; return name -> id."""

@@ -19,6 +19,7 @@ from api.runtime import get_runtime
 from api.schemas.actions import checked_ack
 from api.schemas.fields import INT32_MAX
 from api.schemas.problems import Invalid
+from api.status.announce import announce_ack
 from api.status.document import current_status
 from api.storage.alert_store import set_ack
 from api.timeutil import isoformat, utcnow
@@ -77,6 +78,8 @@ def _set(alert_id: int, by: str | None, note: str | None, at) -> Any:
     runtime = get_runtime()
     with runtime.db.session() as session:
         found = set_ack(session, alert_id, by, note, at)
+        if found and at is not None:  # announced with the ack, in its transaction
+            announce_ack(session, alert_id, at, runtime.config)
     if not found:
         raise _no_open_alert()
     runtime.notify_change()

@@ -16,15 +16,20 @@ from typing import Any, Mapping
 
 from flask import Flask, current_app, jsonify
 
+from api.http import notifications
 from api.http.history import DEFAULT_RECENT_DAYS, MAX_HISTORY_DAYS
 from api.http.metrics import DEFAULT_SERIES_DAYS
 from api.http.query import EXPORT_FORMATS, MAX_CURSOR_LENGTH, MAX_SOURCES_PER_QUERY
+from api.http.rules import DEFAULT_CHANGES as DEFAULT_RULE_CHANGES
+from api.http.rules import MAX_CHANGES as MAX_RULE_CHANGES
 from api.http.silences import RECENT_DAYS as RECENT_SILENCE_DAYS
 from api.http.writes import MAX_KEY_LENGTH
 from api.runtime import get_runtime
 from api.schemas import actions, documents, ingest
+from api.schemas import notifications as notifications_schemas
 from api.schemas.components import component_schemas, ref
 from api.schemas.fields import INT32_MAX, MAX_SOURCE_LENGTH
+from api.schemas.rules import RulesInput
 from api.status.alerts import KINDS as ALERT_KINDS
 from api.status.series import BUCKETS, MAX_POINTS, METRICS
 from api.storage.models import METRIC_TYPES, QUALITY_STATUSES
@@ -182,6 +187,98 @@ def _expire_silence() -> dict[str, Any]:
                                      **SILENCE_OPERATE_ERRORS}}}
 
 
+def _rules() -> dict[str, Any]:
+    """GET (READ) and PUT (OPERATE) `/api/v1/rules`."""
+    body = {"required": True, "content": {"application/json": {"schema": ref(RulesInput)}}}
+    operate = {key: value for key, value in OPERATE_ERRORS.items() if key != "404"}
+    etag = {"ETag": {"description": "The rules' version, for If-Match",
+                     "schema": {"type": "string"}}}
+    return {
+        "get": {"summary": "The alert settings per source and kind: the environment's defaults, "
+                           "the stored rules and their version",
+                "security": READ,
+                "responses": {"200": {**_json(documents.Rules, "Least specific rule first"),
+                                      "headers": etag},
+                              **AUTH_ERRORS, "503": UNAVAILABLE}},
+        "put": {"summary": "Replace every rule (applied at the next evaluation, in every "
+                           "process; logged with who, when, why, before and after)",
+                "security": [{}, {"bearer": []}], "requestBody": body,
+                "parameters": [{"name": "If-Match", "in": "header", "required": False,
+                                "description": "The ETag of the rules this change starts from; "
+                                               "412 when they have changed since",
+                                "schema": {"type": "string"}}],
+                "responses": {"200": {**_json(documents.Rules, "The rules now"),
+                                      "headers": etag},
+                              "400": _error("The body is not JSON"),
+                              "412": _error("If-Match names another version: the rules "
+                                            "changed since (`rules_changed`)"),
+                              "413": _error("The body is larger than MAX_BODY_BYTES"),
+                              "415": _error("Content-Type is not application/json"),
+                              "422": _error("The body is invalid; `details.problems` lists "
+                                            "every problem; nothing was written"),
+                              **operate}}}
+
+
+def _rule_changes() -> dict[str, Any]:
+    """GET `/api/v1/rules/changes` (READ)."""
+    whole = {"type": "integer", "minimum": 1, "maximum": INT32_MAX}
+    return {"get": {
+        "summary": "Who changed the rules, when, why, and the whole set before and after; "
+                   "newest first",
+        "security": READ,
+        "parameters": [
+            _query("before", whole, "Only changes older than this id (the next page)."),
+            _query("limit", {**whole, "maximum": MAX_RULE_CHANGES,
+                             "default": DEFAULT_RULE_CHANGES}, "Changes per page.")],
+        "responses": {"200": _json(documents.RuleChanges, "Newest first"),
+                      **READ_ERRORS, "503": UNAVAILABLE}}}
+
+
+def _notifications() -> dict[str, Any]:
+    """GET `/api/v1/notifications` (READ)."""
+    limit = {"type": "integer", "minimum": 1, "maximum": notifications.MAX_LIMIT,
+             "default": notifications.DEFAULT_LIMIT}
+    return {"get": {"summary": "Every notification sent to a receiver, newest first: its "
+                               "state, attempts and last error (receivers by kind and origin)",
+                    "security": READ,
+                    "parameters": [_query("limit", limit, "How many, newest first.")],
+                    "responses": {"200": _json(notifications_schemas.Deliveries,
+                                               "Newest first"),
+                                  "422": _error("A bad limit"), **AUTH_ERRORS,
+                                  "503": UNAVAILABLE}}}
+
+
+def _test_notification() -> dict[str, Any]:
+    """POST `/api/v1/notifications/test` (OPERATE)."""
+    operate = {key: value for key, value in OPERATE_ERRORS.items() if key != "404"}
+    return {"post": {"summary": "Send a test notification to every receiver (webhooks, "
+                                "Alertmanagers); follow it in GET /api/v1/notifications",
+                     "security": [{}, {"bearer": []}],
+                     "responses": {"202": _json(notifications_schemas.Deliveries,
+                                                "The test notifications written, pending"),
+                                   "409": _error("No receiver is configured"), **operate}}}
+
+
+def webhooks() -> dict[str, Any]:
+    """The OpenAPI `webhooks` section: what pipewatch POSTs to each of WEBHOOK_URLS."""
+    signature = {"name": "Pipewatch-Signature", "in": "header", "required": False,
+                 "description": "`t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<raw body>\" "
+                                "keyed with WEBHOOK_SECRET>`; absent when WEBHOOK_SECRET is "
+                                "empty. Verify it and refuse old `t` (README \"Notifications\").",
+                 "schema": {"type": "string"}}
+    return {"alert-notification": {"post": {
+        "summary": "One per alert transition (firing, resolved, acknowledged) and per test",
+        "parameters": [signature],
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": ref(notifications_schemas.WebhookNotification)}}},
+        "responses": {"2XX": {"description": "Accepted: delivered"},
+                      "4XX": {"description": "Refused: marked failed, not retried (408, 425 "
+                                             "and 429 are retried)"},
+                      "5XX": {"description": "Retried with exponential backoff and jitter up "
+                                             "to NOTIFY_MAX_ATTEMPTS, like timeouts and "
+                                             "refused connections"}}}}}
+
+
 def _history(summary: str, model: type) -> dict[str, Any]:
     return {"get": {
         "summary": f"{summary}; at most {MAX_HISTORY_DAYS} days",
@@ -272,7 +369,11 @@ def paths(config: Mapping[str, Any]) -> dict[str, Any]:
                 **READ_ERRORS}}},
         "/api/v1/alerts/{alert_id}/ack": _ack(),
         "/api/v1/silences": _silences(),
+        "/api/v1/notifications": _notifications(),
+        "/api/v1/notifications/test": _test_notification(),
         "/api/v1/silences/{silence_id}": _expire_silence(),
+        "/api/v1/rules": _rules(),
+        "/api/v1/rules/changes": _rule_changes(),
         "/api/v1/anomalies": _history("Anomalies of the newest hour (`current`) and every "
                                       "anomalous hour in the range (`items`, newest first)",
                                       documents.Anomalies),
@@ -329,6 +430,7 @@ def build_document(app: Flask, config: Mapping[str, Any]) -> dict[str, Any]:
                  "description": "Live pipeline health and data quality. Times are ISO 8601 UTC "
                                 "with Z. Every error is {\"error\": {code, message, details}}."},
         "paths": {path: item for path, item in paths(config).items() if path in present},
+        "webhooks": webhooks(),
         "components": {
             "schemas": component_schemas(),
             "securitySchemes": {"bearer": {

@@ -17,8 +17,8 @@ from flask import Flask
 
 from api import auth
 from api.auth import OPEN, OPERATE, OWN, READ
-from api.http import (alerts, anomalies, login, metrics, monitoring, openapi, probes,
-                      prometheus, scrape_runs, silences, sources)
+from api.http import (alerts, anomalies, login, metrics, monitoring, notifications, openapi,
+                      probes, prometheus, rules, scrape_runs, silences, sources)
 from api.live import websocket
 
 WEBSOCKET_PATH = "/api/v1/ws/monitoring/pipeline-status"
@@ -56,7 +56,13 @@ ROUTES: tuple[Route, ...] = (
     Route(("GET",), "/api/v1/silences", silences.list_silences),
     Route(("POST",), "/api/v1/silences", silences.create_silence, OPERATE),
     Route(("DELETE",), "/api/v1/silences/<silence_id>", silences.expire_silence, OPERATE),
+    Route(("GET",), "/api/v1/rules", rules.get_rules),
+    Route(("PUT",), "/api/v1/rules", rules.put_rules, OPERATE),
+    Route(("GET",), "/api/v1/rules/changes", rules.list_changes),
     Route(("GET",), "/api/v1/anomalies", anomalies.list_anomalies),
+    # Notifications out: the delivery log, and a test through every receiver.
+    Route(("GET",), "/api/v1/notifications", notifications.list_notifications),
+    Route(("POST",), "/api/v1/notifications/test", notifications.send_test, OPERATE),
     # pipewatch's own counters, for Prometheus.
     Route(("GET",), "/metrics", prometheus.metrics),
     # Signing in with the read token, for browsers.

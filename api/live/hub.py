@@ -81,7 +81,8 @@ class Hub:
                  heartbeat_seconds: float, coalesce_seconds: float,
                  start_worker: Callable[[str, Callable[[], None]], Any],
                  stopping: threading.Event,
-                 on_start: Optional[Callable[[Callable[[], None]], None]] = None) -> None:
+                 on_start: Optional[Callable[[Callable[[], None]], None]] = None,
+                 after_change: Optional[Callable[[], None]] = None) -> None:
         self._compute = compute
         self._telemetry = telemetry
         self._heartbeat = max(0.05, heartbeat_seconds)  # 0 or less would spin
@@ -89,6 +90,7 @@ class Hub:
         self._start_worker = start_worker
         self._stopping = stopping
         self._on_start = on_start
+        self._after_change = after_change
         self._lock = threading.Lock()
         self._dirty = threading.Event()
         self._mailboxes: set[Mailbox] = set()
@@ -129,6 +131,11 @@ class Hub:
             self._mailboxes.discard(mailbox)
         self._telemetry.ws_open.dec()
 
+    @property
+    def started(self) -> bool:
+        """True once the broadcaster runs: from then on it calls `after_change` itself."""
+        return self._started
+
     def start(self) -> None:
         """Start the broadcaster, and `on_start(notify)` (the change feed), once."""
         with self._lock:
@@ -165,6 +172,8 @@ class Hub:
                 self._broadcast()
             except Exception as exc:  # noqa: BLE001 - the broadcaster outlives any one failure
                 report_thread_error(exc)
+            if changed and self._after_change is not None:
+                self._after_change()  # after the sockets have the change, not before
 
     def _until_heartbeat(self) -> Optional[float]:
         if not self._mailboxes and self._latest is None:

@@ -13,15 +13,17 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 from pydantic_core import core_schema
 
-from api.schemas import actions, documents, ingest
+from api.schemas import actions, documents, ingest, notifications, rules
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 MODELS: tuple[type[BaseModel], ...] = (
     documents.Error, documents.Metric, documents.MetricsPage, documents.MetricsCreated,
     documents.ScrapeRun, documents.ScrapeRunsCreated, documents.Series, documents.Sources,
     documents.Alerts, documents.AlertEvents, documents.Anomalies, documents.PipelineStatus, documents.Liveness,
-    documents.Readiness, documents.Silence, documents.Silences, ingest.MetricInput,
-    ingest.ScrapeRunInput, actions.AckInput, actions.SilenceInput)
+    documents.Readiness, documents.Silence, documents.Silences, documents.Rules,
+    documents.RuleChanges, ingest.MetricInput, ingest.ScrapeRunInput, actions.AckInput,
+    actions.SilenceInput, rules.RulesInput, notifications.Deliveries,
+    notifications.WebhookNotification)
 """The documents the API's operations name; the models they hold are generated with them."""
 
 

@@ -22,6 +22,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeInt
 from api.errors import DATABASE_FAULTS
 from api.schemas.fields import INT32_MAX
 from api.schemas.problems import Problem
+from api.schemas.rules import HoldSeconds, RuleRate, StaleSeconds, Threshold
 from api.status.alerts import KINDS as ALERT_KINDS
 from api.status.anomalies import KINDS as ANOMALY_KINDS
 from api.status.quality import BASES as QUALITY_BASES
@@ -276,16 +277,86 @@ class Silences(Document):
     """Ended silences are listed for this many days after they ended."""
 
 
+class RuleDocument(Document):
+    """One stored rule: its scope (null: any) and every setting, null where not overridden."""
+
+    source: Optional[str]
+    kind: Optional[Literal[ALERT_KINDS]]
+    healthy_rate: RuleRate
+    warning_rate: RuleRate
+    stale_warning_seconds: StaleSeconds
+    stale_error_seconds: StaleSeconds
+    anomaly_threshold: Threshold
+    for_seconds: HoldSeconds
+    keep_firing_for_seconds: HoldSeconds
+
+
+class RuleDefaults(Document):
+    """The environment's settings: what applies where no rule overrides."""
+
+    healthy_rate: float
+    """HEALTHY_RATE"""
+    warning_rate: float
+    """WARNING_RATE"""
+    stale_warning_seconds: int
+    """SOURCE_STALE_WARNING_SECONDS"""
+    stale_error_seconds: int
+    """SOURCE_STALE_ERROR_SECONDS"""
+    anomaly_threshold: float
+    """ANOMALY_THRESHOLD"""
+    for_seconds: float
+    """ALERT_FOR_SECONDS"""
+    keep_firing_for_seconds: float
+    """ALERT_KEEP_FIRING_SECONDS"""
+
+
+class Rules(Document):
+    """`GET /api/v1/rules` (and a PUT's answer): the defaults, the rules, their version."""
+
+    defaults: RuleDefaults
+    rules: list[RuleDocument]
+    """Least specific first: any source and kind, a kind, a source, a source and kind."""
+    version: Annotated[int, Field(ge=0)]
+    """The newest change's id (0: never changed); also the ETag, for If-Match."""
+    updated_at: Optional[Time]
+    updated_by: Optional[str]
+
+
+class RuleChangeDocument(Document):
+    """One PUT of the rules: who, when, why, and the whole set before and after."""
+
+    id: Annotated[int, Field(ge=1)]
+    at: Time
+    by: str
+    comment: str
+    before: list[RuleDocument]
+    after: list[RuleDocument]
+
+
+class RuleChanges(Document):
+    """`GET /api/v1/rules/changes`: newest first."""
+
+    items: list[RuleChangeDocument]
+    next_url: Optional[str]
+    """The next (older) page; null on the last."""
+
+
 class AlertPeriod(Document):
-    """A past (or still open) alert, replayed from the history."""
+    """A stored alert occurrence that fired, from when it fired to when it resolved (one that
+    resolved while still pending never fired and is not listed)."""
 
     key: str
     severity: Severity
+    """The worst severity it had."""
     source: Optional[str]
     start: Time
+    """When it fired."""
     end: Optional[Time]
-    """null: still open."""
+    """When it resolved; null: still open."""
     title: str
+    id: Annotated[int, Field(ge=1)]
+    """The occurrence (`alert_id` of its events, `id` of the status document's alert)."""
+    state: Literal["firing", "resolved"]
 
 
 class Anomaly(Document):
@@ -437,7 +508,7 @@ class Alerts(Document):
     current: list[Alert]
     """Open now (from the status document)."""
     items: list[AlertPeriod]
-    """Periods overlapping the range, newest start first."""
+    """Stored occurrences that fired and overlap the range, newest start first (then by key)."""
 
 
 class AlertEvent(Document):

@@ -1,5 +1,6 @@
 """Alerts: the conditions an operator must act on, now (`*_alert` rules) and in the past
-(`alert_periods`, for chart shading and REST history).
+(`alert_periods`, recomputed from the rows; api/status/replay.py records them as the alert
+history of a database that has none: the demo seed, `python app.py backfill-alerts`).
 
 Every alert is {key, severity (warning|error), title, message, source, since}. The key is
 stable while the condition lasts (`source_stale:punch`), so clients can tell a new alert from
@@ -18,7 +19,7 @@ Kinds of alert:
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,6 +28,7 @@ from api.status.health import SourceFacts
 from api.storage.models import COUNTS, RATES, ScrapeRun
 from api.storage.models import DataQualityMetric as M
 from api.status.quality import counts_of, of_type
+from api.status.rules import scoped
 from api.status.thresholds import (SEVERITIES, STATUS_RANK, rate, rate_status,
                                    staleness_status)
 from api.timeutil import isoformat, parse_iso, utcnow
@@ -75,6 +77,7 @@ def rate_alerts(entry: Mapping[str, Any], history: Sequence[Any], config: Mappin
     oldest row of the unbroken run, ending at the newest, whose rate is below HEALTHY_RATE.
     """
     found = []
+    config = scoped(config, source, "quality")
     window = _duration(config["QUALITY_WINDOW_SECONDS"])
     for name, (ok, total) in RATES.items():
         severity = rate_status(entry[name], config)
@@ -100,6 +103,7 @@ def rate_alerts(entry: Mapping[str, Any], history: Sequence[Any], config: Mappin
 def stale_alert(facts: SourceFacts, now: datetime,
                 config: Mapping[str, Any]) -> dict[str, Any] | None:
     """`source_stale:<source>` when its last success is too old (or it never succeeded)."""
+    config = scoped(config, facts.source, "source_stale")
     warn, err = config["SOURCE_STALE_WARNING_SECONDS"], config["SOURCE_STALE_ERROR_SECONDS"]
     last = facts.last_success_at
     severity = staleness_status(None if last is None else (now - last).total_seconds(), config)
@@ -134,6 +138,7 @@ def failing_alert(facts: SourceFacts) -> dict[str, Any] | None:
 def anomaly_alert(item: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
     """`anomaly:<kind>:<source>` for an anomaly of the newest hour."""
     kind, source = item["kind"], item["source"]
+    config = scoped(config, source, "anomaly")
     show = (lambda v: f"{v:g}") if kind == "volume" else _pct
     direction = "drop" if item["score"] < 0 else "rise"
     return alert(f"anomaly:{kind}:{source}", item["severity"],
@@ -279,6 +284,14 @@ def _period(key: str, severity: str, source: str | None, start: datetime,
             "title": title}
 
 
+def _by_source(rows: Iterable[Any]) -> dict[Optional[str], list[Any]]:
+    """Rows grouped by their `source`, each group in the rows' order."""
+    grouped: dict[Optional[str], list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(row.source, []).append(row)
+    return grouped
+
+
 def alert_periods(session: Session, config: Mapping[str, Any], start: datetime, end: datetime,
                   sources: Iterable[str] | None = None,
                   now: datetime | None = None) -> list[dict[str, Any]]:
@@ -289,7 +302,8 @@ def alert_periods(session: Session, config: Mapping[str, Any], start: datetime, 
     between successes), read through the (metric_type, timestamp) and started_at indexes.
     Hourly rows are read from one quality window before `start` to one after `end` (so a
     period's end past `end` is still found), runs from 2 x SOURCE_STALE_ERROR_SECONDS (at least
-    a day) before `start` up to `now`.
+    a day) before `start` up to `now`. Each source is judged by its own thresholds (the rules
+    `config` carries, api/status/rules.py; the stale lookback uses the environment's).
     """
     now = now or utcnow()
     wanted = None if sources is None else sorted(set(sources))
@@ -307,8 +321,11 @@ def alert_periods(session: Session, config: Mapping[str, Any], start: datetime, 
     if wanted is not None:
         runs_query = runs_query.where(ScrapeRun.source.in_(wanted))
     connection = session.connection()  # Core rows: no ORM loading overhead
-    periods = (quality_periods(connection.execute(hourly), config, judge_from=start)
-               + scrape_periods(connection.execute(runs_query), now, config))
+    periods = []
+    for source, rows in _by_source(connection.execute(hourly)).items():
+        periods += quality_periods(rows, scoped(config, source, "quality"), judge_from=start)
+    for source, runs in _by_source(connection.execute(runs_query)).items():
+        periods += scrape_periods(runs, now, scoped(config, source, "source_stale"))
     periods = [p for p in periods if p["start"] < end and (p["end"] is None or p["end"] > start)]
     periods.sort(key=lambda p: (p["key"], p["start"]))
     periods.sort(key=lambda p: p["start"], reverse=True)

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from api.storage.models import COUNTS, RATES, time_param
 from api.storage.models import DataQualityMetric as M
 from api.status.quality import of_type
+from api.status.rules import rules_of, scoped
 from api.timeutil import HOUR, isoformat
 
 KINDS = (*RATES, "volume")
@@ -248,8 +249,9 @@ def find_anomalies(session: Session, config: Mapping[str, Any], start: datetime,
     rows, collected = load_hourly(session, start - span, end, sources)
     items = []
     for source, hours in build_series(rows, collected).items():
+        judged = scoped(config, source, "anomaly")
         items.extend(anomaly_item(source, hour, verdict)
-                     for hour, verdict in scan(hours, start, end, config) if hour.end > start)
+                     for hour, verdict in scan(hours, start, end, judged) if hour.end > start)
     items.sort(key=lambda item: (item["source"], item["kind"]))
     items.sort(key=lambda item: item["detected_at"], reverse=True)
     return items
@@ -263,7 +265,8 @@ class AnomalyCache:
     """The last current_anomalies answer of one runtime, keyed by what it was computed from.
 
     The answer depends only on the newest hourly timestamp at or before `now`, the hourly rows
-    in the window that follows from it, and the CONFIG_KEYS settings. The rows are stood for by
+    in the window that follows from it, the CONFIG_KEYS settings and the stored rules (their
+    fingerprint: a rule change can change a threshold). The rows are stood for by
     a fingerprint (count, id sum/max, sums of the counts and of id-weighted counts, source
     lengths) read in one aggregate over the (metric_type, timestamp) range: a new, deleted or
     replaced row changes it (SQLite may reuse a deleted max id, hence the weighted sums).
@@ -324,7 +327,9 @@ def current_anomalies(session: Session, config: Mapping[str, Any], now: datetime
     span = timedelta(days=config["ANOMALY_BASELINE_DAYS"])
     key = None
     if cache is not None:
+        book = rules_of(config)
         key = (newest, tuple(config[name] for name in CONFIG_KEYS),
+               book.fingerprint() if book is not None else None,
                hourly_fingerprint(session, first - span, newest))
         cached = cache.get(key)
         if cached is not None:
@@ -340,10 +345,11 @@ def _current(session: Session, config: Mapping[str, Any], newest: datetime, firs
     rows, collected = load_hourly(session, first - span, newest)
     items = []
     for source, hours in build_series(rows, collected).items():
-        if hours[-1].end != newest or not scan(hours, newest, newest, config):
+        judged = scoped(config, source, "anomaly")
+        if hours[-1].end != newest or not scan(hours, newest, newest, judged):
             continue  # judging the earlier hours only matters for an ongoing anomaly
         flagged = {(hour.end, verdict.kind): verdict
-                   for hour, verdict in scan(hours, first, newest, config)}
+                   for hour, verdict in scan(hours, first, newest, judged)}
         for kind in KINDS:
             verdict = flagged.get((newest, kind))
             if verdict is None:

@@ -19,10 +19,10 @@ from typing import Any, Mapping
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from api.status import alerts, anomalies, health, lifecycle, quality
-from api.storage import alert_store, silence_store
-from api.storage.models import RATES, Conflict, DataQualityMetric, Forecast, ScrapeRun
-from api.status.thresholds import rate_status, worst
+from api.status import alerts, anomalies, health, lifecycle, quality, rules
+from api.storage import alert_store, rule_store, silence_store
+from api.storage.models import Conflict, DataQualityMetric, Forecast, ScrapeRun
+from api.status.thresholds import worst
 from api.timeutil import isoformat, parse_iso, utcnow
 
 ANOMALY_KEYS = ("kind", "source", "detected_at", "value", "baseline", "score", "severity")
@@ -45,18 +45,17 @@ def freshness(session: Session) -> dict[str, str | None]:
     return {name: isoformat(value) for name, value in zip(names, newest)}
 
 
-def _histories(session: Session, section: Mapping[str, Any],
-               config: Mapping[str, Any]) -> dict[str, list[Any]]:
+def _histories(session: Session, section: Mapping[str, Any]) -> dict[str, list[Any]]:
     """The newest aggregate/source rows (newest first), read only when a rate alert needs its
-    `since`; bounded by quality.HISTORY_ROWS."""
+    `since` (an entry judged bad, by its own source's thresholds); bounded by
+    quality.HISTORY_ROWS."""
     if section["basis"] != "metrics":
         return {}
     entries = {"aggregate": [section], "source": section["by_source"]}
     stamp = parse_iso(section["as_of"])
     return {kind: quality.recent_history(session, kind, stamp)
             for kind, listed in entries.items()
-            if any(rate_status(entry[name], config) in alerts.BAD
-                   for entry in listed for name in RATES)}
+            if any(entry["status"] in alerts.BAD for entry in listed)}
 
 
 def _observe(session: Session, now: datetime, config: Mapping[str, Any],
@@ -68,14 +67,23 @@ def _observe(session: Session, now: datetime, config: Mapping[str, Any],
         # Short index seeks whose cost estimates can still cross jit_above_cost on big tables:
         # JIT compiling took 270 ms of a 310 ms statement on 864 k scrape runs. This transaction only.
         session.execute(text("SET LOCAL jit = off"))
+    if rules.rules_of(config) is None:
+        config = rules.with_rules(config, stored_rules(session))
     facts = health.load_facts(session, now)
     scraping = health.health_section(facts, now, config)
     data_quality = quality.quality_section(session, now, config)
     current = anomalies.current_anomalies(session, config, now, cache)
-    conditions = alerts.current_alerts(data_quality, _histories(session, data_quality, config),
+    conditions = alerts.current_alerts(data_quality, _histories(session, data_quality),
                                        facts, current, now, config)
     return {"scraping_health": scraping, "data_quality": data_quality, "anomalies": current,
             "conditions": conditions}
+
+
+def stored_rules(session: Session) -> rules.RuleBook:
+    """The rules stored now: read by every computation, so a change made through any process
+    applies at the next one everywhere (api/status/rules.py)."""
+    stored = rule_store.load_rules(session)
+    return rules.book_of(stored.rows, stored.version)
 
 
 def alert_conditions(session: Session, now: datetime, config: Mapping[str, Any],

@@ -24,6 +24,7 @@ from sqlalchemy import asc, bindparam, case, desc, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from api.storage.models import ScrapeRun, time_param
+from api.status.rules import scoped
 from api.status.thresholds import rate, staleness_status, worst
 from api.timeutil import DAY, isoformat
 
@@ -64,7 +65,8 @@ def source_status(facts: SourceFacts, now: datetime, config: Mapping[str, Any]) 
 
 def source_item(facts: SourceFacts, now: datetime, config: Mapping[str, Any]) -> dict[str, Any]:
     """One entry of `scraping_health.sources` (docs/architecture.md)."""
-    return {"source": facts.source, "status": source_status(facts, now, config),
+    judged = scoped(config, facts.source, "source_stale")
+    return {"source": facts.source, "status": source_status(facts, now, judged),
             "last_run_at": isoformat(facts.last_run_at),
             "last_success_at": isoformat(facts.last_success_at),
             "runs_24h": facts.runs_24h, "failures_24h": facts.failures_24h,

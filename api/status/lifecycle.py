@@ -12,6 +12,9 @@ occurrence is what an operator acts on. Like Prometheus' `for` and `keep_firing_
 - a key that recorded more than ALERT_FLAPPING_TRANSITIONS transitions (state or severity
   changes) in the last hour marks its open occurrence `flapping`.
 
+ALERT_FOR_SECONDS and ALERT_KEEP_FIRING_SECONDS are the defaults: a stored rule may set them
+per source and kind (api/status/rules.py), and `plan` takes each alert's own.
+
 `plan` decides; api/storage/alert_store.py writes what it decided, and `shown` merges the open
 occurrences with the live conditions for the status document. No clock is read here: `now` is
 given, so a database and a moment give one answer.
@@ -22,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping, Optional
 
 from api.status.alerts import sort_alerts
+from api.status.rules import scoped
 from api.status.silences import silenced
 from api.storage.alert_store import OpenOccurrence, Step, kind_of
 from api.storage.silence_store import ActiveSilence
@@ -51,14 +55,14 @@ def plan(conditions: Iterable[Mapping[str, Any]], open_occurrences: Iterable[Ope
          config: Mapping[str, Any]) -> list[Step]:
     """The writes that bring the occurrences up to date with the conditions seen at `now`.
 
-    `recent_transitions` counts each key's transitions in the FLAPPING_WINDOW before `now`."""
-    wait = timedelta(seconds=config["ALERT_FOR_SECONDS"])
-    keep = timedelta(seconds=config["ALERT_KEEP_FIRING_SECONDS"])
+    `recent_transitions` counts each key's transitions in the FLAPPING_WINDOW before `now`;
+    `for` and `keep_firing_for` are each alert's own (api/status/rules.py)."""
     seen = {alert["key"]: alert for alert in conditions}
     by_key = {item.key: item for item in open_occurrences}
     steps: list[Step] = []
     for key, alert in sorted(seen.items()):
         item = by_key.get(key)
+        wait = _for(config, alert["source"], key)
         if item is None:
             state = "firing" if wait <= timedelta(0) else "pending"
             steps.append(Step(None, alert, {
@@ -80,6 +84,7 @@ def plan(conditions: Iterable[Mapping[str, Any]], open_occurrences: Iterable[Ope
     for key, item in sorted(by_key.items()):
         if key in seen:
             continue
+        keep = _keep_firing_for(config, item.source, key)
         if item.state == "pending" or (item.cleared_at or now) + keep <= now:
             steps.append(Step(item.id, _stored(item), {"state": "resolved", "resolved_at": now},
                               "resolved"))
@@ -87,6 +92,16 @@ def plan(conditions: Iterable[Mapping[str, Any]], open_occurrences: Iterable[Ope
             steps.append(Step(item.id, _stored(item), {"cleared_at": now}))
     _mark_flapping(steps, by_key, recent_transitions, config["ALERT_FLAPPING_TRANSITIONS"])
     return steps
+
+
+def _for(config: Mapping[str, Any], source: Optional[str], key: str) -> timedelta:
+    """How long the alert's condition must hold before it fires."""
+    return timedelta(seconds=scoped(config, source, kind_of(key))["ALERT_FOR_SECONDS"])
+
+
+def _keep_firing_for(config: Mapping[str, Any], source: Optional[str], key: str) -> timedelta:
+    """How long the alert's condition must stay clear before it resolves."""
+    return timedelta(seconds=scoped(config, source, kind_of(key))["ALERT_KEEP_FIRING_SECONDS"])
 
 
 def _mark_flapping(steps: list[Step], by_key: Mapping[str, OpenOccurrence],

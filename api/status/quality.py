@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from api.storage.models import COUNTS, RATES, Conflict
 from api.storage.models import DataQualityMetric as M
 from api.storage.models import as_time, time_param
+from api.status.rules import scoped
 from api.status.thresholds import quality_status, rate, rate_status
 from api.timeutil import isoformat
 
@@ -169,19 +170,21 @@ def quality_section(session: Session, now: datetime, config: Mapping[str, Any]) 
     aggregate = newest_aggregate(session, now)
     if aggregate is not None:
         by_source = [{"source": row.source, "as_of": isoformat(row.timestamp),
-                      **quality_entry(counts_of(row), config)}
+                      **quality_entry(counts_of(row), scoped(config, row.source, "quality"))}
                      for row in sorted(newest_source_rows(session, aggregate.timestamp),
                                        key=lambda row: row.source)]
-        return {**summary_entry(counts_of(aggregate), config), "basis": BASES[0],
+        return {**summary_entry(counts_of(aggregate), scoped(config, None, "quality")),
+                "basis": BASES[0],
                 "as_of": isoformat(aggregate.timestamp), "by_source": by_source}
     window = timedelta(seconds=config["QUALITY_WINDOW_SECONDS"])
     grouped = conflict_counts(session, now - window, now)
     total = sum_counts(grouped)
     newest = max((row.newest for row in grouped), default=None)
     by_source = [{"source": row.source, "as_of": isoformat(row.newest),
-                  **quality_entry(counts_of(row), config)}
+                  **quality_entry(counts_of(row), scoped(config, row.source, "quality"))}
                  for row in sorted(grouped, key=lambda row: row.source)]
-    return {**summary_entry(total, config), "basis": BASES[1], "as_of": isoformat(newest),
+    return {**summary_entry(total, scoped(config, None, "quality")), "basis": BASES[1],
+            "as_of": isoformat(newest),
             "by_source": by_source}
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from api.storage.models import COUNTS, RATES
 from api.storage.models import DataQualityMetric as M
+from api.status.rules import scoped
 from api.status.thresholds import rate, rate_status
 from api.timeutil import UTC
 
@@ -59,7 +60,8 @@ def fetch_series(session: Session, *, metric: str, start: datetime, end: datetim
     one trace per listed source. `bucket` is "hour", "day", or None to pick the finest that
     keeps every trace at or under `max_points`. Each row:
     {bucket_start (aware UTC), bucket, source, metric, attempts, successes, rate, volume,
-    value (the rate, or the volume for metric="volume"), status (with `config`, else None),
+    value (the rate, or the volume for metric="volume"), status (with `config`, judged by the
+    source's own rule when `config` carries the stored rules; else None),
     hours (hourly rows summed), then each count of api.storage.models.COUNTS}. Ordered by
     source (all-sources first), then time. Buckets with no data are absent, so a chart shows
     a gap rather than a line across missing hours.
@@ -137,7 +139,7 @@ def _row(bucket_start: datetime, values: Sequence[Any], metric: str, bucket: str
         "rate": value_rate,
         "volume": volume,
         "value": volume if metric == "volume" else value_rate,
-        "status": (rate_status(value_rate, config)
+        "status": (rate_status(value_rate, scoped(config, source, "quality"))
                    if config is not None and metric != "volume" else None),
         "hours": int(hours),
         **counts,

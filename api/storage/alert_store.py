@@ -1,4 +1,5 @@
-"""The SQL of the alert lifecycle: open occurrences, transitions, the evaluator's lock, acks.
+"""The SQL of the alert lifecycle: open occurrences, transitions, the evaluator's lock, acks,
+and the fired occurrences of a range (the history the charts shade and /api/v1/alerts lists).
 
 The rules live in api/status/lifecycle.py; this module reads and writes their rows, and
 holds the shapes both share (`OpenOccurrence` read, `Step` to write).
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Mapping, Optional
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import case, exists, func, insert, select, text, union_all, update
 from sqlalchemy.orm import Session
 
 from api.storage.models import (OPEN_ALERT_STATES, AlertOccurrence, AlertTransition,
@@ -83,6 +84,11 @@ def open_occurrences(session: Session) -> list[OpenOccurrence]:
     return [OpenOccurrence(*row) for row in rows]
 
 
+def has_occurrences(session: Session) -> bool:
+    """Whether any occurrence was ever recorded (the backfill writes only into none)."""
+    return bool(session.scalar(select(exists().select_from(AlertOccurrence))))
+
+
 def recent_transitions(session: Session, since: datetime) -> dict[str, int]:
     """Transitions per key at or after `since` (the flapping window)."""
     rows = session.execute(select(AlertTransition.key, func.count())
@@ -90,8 +96,10 @@ def recent_transitions(session: Session, since: datetime) -> dict[str, int]:
     return {key: count for key, count in rows}
 
 
-def apply(session: Session, steps: Iterable[Step], now: datetime) -> None:
-    """Write the steps of `lifecycle.plan`, each transition stamped `now`."""
+def apply(session: Session, steps: Iterable[Step], now: datetime) -> list[tuple[int, str]]:
+    """Write the steps of `lifecycle.plan`, each transition stamped `now`; the transitions
+    written, as (occurrence id, state), for the notifications announcing them."""
+    written: list[tuple[int, str]] = []
     for step in steps:
         occurrence = step.occurrence
         if occurrence is None:
@@ -106,6 +114,8 @@ def apply(session: Session, steps: Iterable[Step], now: datetime) -> None:
                 occurrence_id=occurrence, key=alert["key"], kind=kind_of(alert["key"]),
                 source=alert["source"], at=now, state=step.transition,
                 severity=alert["severity"], message=alert["message"]))
+            written.append((occurrence, step.transition))
+    return written
 
 
 def set_ack(session: Session, occurrence_id: int, by: Optional[str], note: Optional[str],
@@ -154,3 +164,35 @@ def list_transitions(session: Session, filters: EventFilters,
     return [{"id": row.id, "alert_id": row.occurrence_id, "key": row.key, "kind": row.kind,
              "source": row.source, "at": row.at, "state": row.state, "severity": row.severity,
              "message": row.message} for row in session.scalars(query)]
+
+
+def fired_overlapping(session: Session, start: datetime, end: datetime,
+                      sources: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """Occurrences that fired and overlap `start <= t < end`, each as a period: `start` when it
+    fired, `end` when it resolved (None while it is open), newest start first, then by key.
+
+    A pending occurrence that resolved without firing never reached anyone: it is not here.
+    `severity` is the worst its transitions recorded ("error" over "warning"): the occurrence
+    row keeps only the last one, and a period that was an error for a while was an error.
+    Two reads through the indexes, never a scan of the whole history: the firing ones by the
+    `state` index, the resolved ones by their `resolved` transitions at or after `start` (the
+    transitions' `at` index), then each by its primary key; `sources` None means every source
+    and none."""
+    O, T = AlertOccurrence, AlertTransition
+    firing = select(O.id).where(O.state == "firing")
+    resolved = select(T.occurrence_id).where(T.state == "resolved", T.at > start)
+    worst = (select(func.max(case((T.severity == "error", 1), else_=0)))
+             .where(T.occurrence_id == O.id).scalar_subquery())
+    query = (select(O.id, O.key, O.severity, O.source, O.fired_at, O.resolved_at, O.title,
+                    O.state, worst.label("error"))
+             .where(O.id.in_(union_all(firing, resolved).subquery().select()),
+                    O.fired_at.is_not(None), O.fired_at < end))
+    if sources is not None:
+        query = query.where(O.source.in_(sorted(set(sources))))
+    periods = [{"key": row.key, "severity": "error" if row.error else row.severity,
+                "source": row.source, "start": row.fired_at, "end": row.resolved_at,
+                "title": row.title, "id": row.id, "state": row.state}
+               for row in session.execute(query)]
+    periods.sort(key=lambda p: (p["key"], p["id"]))
+    periods.sort(key=lambda p: p["start"], reverse=True)
+    return periods

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    JSON,
     MetaData,
     Boolean,
     String,
@@ -339,6 +340,41 @@ class AlertTransition(Base):
     message: Mapped[str] = mapped_column(Text)
 
 
+class AlertRule(Base):
+    """An operator's override of the alert settings for a source, an alert kind, or both
+    (api/status/rules.py says which applies where). Null columns leave the setting to less
+    specific rules and then to the environment. PUT /api/v1/rules replaces the whole set in one
+    transaction, after checking that no two rules share a scope."""
+
+    __tablename__ = "alert_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[Optional[str]] = mapped_column(String(100))
+    kind: Mapped[Optional[str]] = mapped_column(String(32))
+    healthy_rate: Mapped[Optional[float]] = mapped_column(Float)
+    warning_rate: Mapped[Optional[float]] = mapped_column(Float)
+    stale_warning_seconds: Mapped[Optional[int]] = mapped_column(Integer)
+    stale_error_seconds: Mapped[Optional[int]] = mapped_column(Integer)
+    anomaly_threshold: Mapped[Optional[float]] = mapped_column(Float)
+    for_seconds: Mapped[Optional[int]] = mapped_column(Integer)
+    keep_firing_for_seconds: Mapped[Optional[int]] = mapped_column(Integer)
+
+
+class RuleChange(Base):
+    """One PUT of the rules: who, when, why, and the whole set before and after (as
+    GET /api/v1/rules lists it). Its id is the rules' `version`."""
+
+    __tablename__ = "rule_changes"
+    __table_args__ = (Index("ix_rule_changes_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    by: Mapped[str] = mapped_column(String(100))
+    comment: Mapped[str] = mapped_column(Text)
+    before: Mapped[list] = mapped_column(JSON)
+    after: Mapped[list] = mapped_column(JSON)
+
+
 class Silence(Base):
     """Matchers with a start, an end, a creator and a comment, like an Alertmanager silence.
 
@@ -367,6 +403,49 @@ class Silence(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expired_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 
+
+
+NOTIFICATION_EVENTS = ("firing", "resolved", "acknowledged", "test")
+"""What a notification announces: an alert fired or resolved, an operator acknowledged it, or
+an operator asked for a test (POST /api/v1/notifications/test)."""
+NOTIFICATION_STATES = ("pending", "delivered", "failed")
+"""`pending` until a receiver accepted it (`delivered`) or the sender gave up (`failed`)."""
+
+
+class Notification(Base):
+    """The outbox: one row per (transition or ack x receiver), written in the transaction of
+    what it announces (api/status/announce.py), delivered by api/notify/.
+
+    `uid` is the id receivers de-duplicate by (a retry sends the same one). `receiver` names
+    the receiver by kind and a hash of its URL, `target` shows it without secrets (kind and
+    host): neither holds a token. `alert` is the JSON of the alert as the status document
+    showed it when the row was written. A sender holding a row sets `lease_until`; a sender
+    killed mid-delivery leaves it to be sent again once the lease passes."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        CheckConstraint(_one_of("event", NOTIFICATION_EVENTS), name="event"),
+        CheckConstraint(_one_of("state", NOTIFICATION_STATES), name="state"),
+        Index("ix_notifications_receiver_state", "receiver", "state"),
+        Index("ix_notifications_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True)
+    occurrence_id: Mapped[Optional[int]] = mapped_column(ForeignKey("alert_occurrences.id"))
+    event: Mapped[str] = mapped_column(String(16))
+    receiver: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(300))
+    alert: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    last_status: Mapped[Optional[int]] = mapped_column(Integer)
+    last_error: Mapped[Optional[str]] = mapped_column(Text)
+    delivered_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 
 # Newest-first scans ("the latest rows") read this index from its start.
 Index("ix_data_quality_metrics_timestamp", DataQualityMetric.timestamp.desc())
