@@ -523,7 +523,19 @@
 
   // The outputs of `act`, in dashboard/clientside.py's order.
   var IS_OPEN = 0, TARGET = 1, TITLE = 2, ACK_FORM = 3, SILENCE_FORM = 4, ERROR = 5,
-      FEEDBACK = 6, SUBMIT = 7, NOTE = 8, COMMENT = 9, DIALOG_OUTPUTS = 10;
+      FEEDBACK = 6, SUBMIT = 7, NOTE = 8, COMMENT = 9, ACTOR = 10, DIALOG_OUTPUTS = 11;
+
+  // "Your name" lives under the config's localStorage key, shared with the rules panel
+  // (assets/rules.js): a name given in either form is offered in both.
+  function remembered(key) {
+    try { return window.localStorage.getItem(key) || ""; } catch (e) { return ""; }
+  }
+
+  function remember(key, value) {
+    try {
+      if (value) { window.localStorage.setItem(key, value); }
+    } catch (e) { /* storage refused (private mode): the name is simply not remembered */ }
+  }
 
   var sending = false;  // one action in flight: a double click must not silence twice
 
@@ -543,6 +555,7 @@
     if (sending) { preventUpdate(); }
     if (trigger === acting.submit) {
       if (!target || !value) { preventUpdate(); }
+      remember(acting.operator_key, (actor || "").trim());
       var request = target.action === "ack"
         ? send("POST", pathFor(acting.ack_path, target.alert), { by: actor || "", note: note || "" })
         : send("POST", acting.silences_path, {
@@ -580,6 +593,7 @@
       out[SUBMIT] = ack ? "Acknowledge" : "Silence";
       out[NOTE] = "";
       out[COMMENT] = "";
+      out[ACTOR] = remembered(acting.operator_key) || actor || "";
       return out;
     }
     var undo = trigger.action === "unack"

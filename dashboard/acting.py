@@ -21,6 +21,7 @@ from api.errors import ApiError
 from api.schemas.actions import (MAX_ACK_BY_LENGTH, MAX_ACK_NOTE_LENGTH,
                                  MAX_SILENCE_COMMENT_LENGTH)
 from dashboard import ids
+from dashboard.rules_panel import OPERATOR_KEY
 
 SILENCE_CHOICES = {"1h": ("1 h", 3600), "4h": ("4 h", 4 * 3600)}
 """The silence lengths offered as one click (label, seconds); "until" takes a chosen time."""
@@ -67,6 +68,7 @@ def acting_config(access: dict[str, Any], root: str) -> dict[str, Any]:
         "until": UNTIL,
         "button_type": ids.ALERT_BUTTON, "submit": ids.ACT_SUBMIT, "cancel": ids.ACT_CANCEL,
         "state_words": {"pending": "Pending", "firing": "Firing"},
+        "operator_key": OPERATOR_KEY,
     }
 
 
@@ -98,11 +100,11 @@ def action_dialog() -> dbc.Modal:
     return dbc.Modal([
         dbc.ModalHeader(dbc.ModalTitle(id=ids.ACT_TITLE)),
         dbc.ModalBody([
-            _field("Your name", dcc.Input(id=ids.ACT_ACTOR, type="text", persistence=True,
-                                          persistence_type="local", maxLength=MAX_ACK_BY_LENGTH,
+            _field("Your name", dcc.Input(id=ids.ACT_ACTOR, type="text",
+                                          maxLength=MAX_ACK_BY_LENGTH,
                                           className="form-control form-control-sm",
                                           placeholder="who is acting (shown to everyone)"),
-                   "Remembered in this browser."),
+                   "Remembered in this browser (the rules panel's name too)."),
             html.Div(_field("Note", dcc.Textarea(id=ids.ACT_NOTE, maxLength=MAX_ACK_NOTE_LENGTH,
                                                  className="form-control form-control-sm",
                                                  placeholder="what you are doing about it",
