@@ -79,8 +79,12 @@ def _periods(runtime, start: datetime, end: datetime, sources: Sequence[str] | N
 def _worth_shading(period: Mapping[str, Any], sources: Sequence[str] | None) -> bool:
     """Error periods only (warnings come and go by the hour and would shade everything).
     The all-sources chart takes its own quality periods and any source's scraping outage;
-    one source's bad hour is not the pipeline's."""
+    one source's bad hour is not the pipeline's. An `anomaly:` alert's hours are shaded
+    already, as anomalies (from the anomaly history): shading them twice would hide nothing
+    new and double the band."""
     if period.get("severity") != "error":
+        return False
+    if str(period.get("key", "")).startswith("anomaly:"):
         return False
     if sources is None and str(period.get("key", "")).startswith("quality:"):
         return period.get("source") is None

@@ -228,3 +228,14 @@ def test_a_data_refresh_keeps_the_shading_of_the_same_view_only(runtime):
     assert shading["shapes"][0] not in kept["data"]["bands"]["geocoding"]
     other = callbacks.trends_body(runtime, Selection("7d"), NOW, shading)
     assert shading["shapes"][0] not in other["volume"]["layout"]["shapes"]
+
+
+def test_an_anomaly_alert_is_shaded_once_as_the_anomaly_it_is():
+    """Its hours come from the anomaly history; the alert period would draw the same band
+    again. Other error periods are shaded as before."""
+    anomaly = {"key": "anomaly:geocoding_success_rate:vanguard", "severity": "error",
+               "source": "vanguard"}
+    stale = {"key": "source_stale:punch", "severity": "error", "source": "punch"}
+    assert not callbacks._worth_shading(anomaly, None)
+    assert not callbacks._worth_shading(anomaly, ["vanguard"])
+    assert callbacks._worth_shading(stale, None) and callbacks._worth_shading(stale, ["punch"])
