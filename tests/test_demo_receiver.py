@@ -162,3 +162,11 @@ def test_demo_serves_with_the_receiver_and_serve_never_does(monkeypatch, tmp_pat
     monkeypatch.setenv("DEMO_RECEIVER", "1")
     assert cli.main(["serve", *database]) == 0
     assert served[-1]["DEMO_RECEIVER"] is False and served[-1]["WEBHOOK_URLS"] == ()
+
+
+def test_the_openapi_document_lists_the_receiver_only_where_it_is_served(make_sqlite_app):
+    with_it = make_sqlite_app(DEMO_RECEIVER=True).server.test_client()
+    paths = with_it.get("/api/v1/openapi.json").get_json()["paths"]
+    assert set(paths[PATH]) == {"get", "post"}
+    without = make_sqlite_app().server.test_client()
+    assert PATH not in without.get("/api/v1/openapi.json").get_json()["paths"]
