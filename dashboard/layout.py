@@ -220,9 +220,10 @@ def build_layout(selection: Selection, config: Mapping[str, Any], status: Mappin
             dbc.Row(dbc.Col(panel(ids.SOURCES, "Scraping health per source", "bi-table",
                                   _sources_table()), className="mb-3")),
             rules_panel(client, options),
-            notify_panel(client),
             _trends(selection, options),
             history_panel(),
+            # Last: it fills in after the page is up, and would move everything below it.
+            notify_panel(client),
             html.Footer("pipewatch · REST: /api/v1/monitoring/pipeline-status · "
                         "metrics: /metrics", className="pw-footer"),
         ], fluid=True, className="pb-4"),
