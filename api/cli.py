@@ -228,6 +228,11 @@ def cmd_backfill_alerts(args: argparse.Namespace, config: dict[str, Any]) -> int
 
 
 def cmd_serve(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    config["DEMO_RECEIVER"] = False  # the demo's receiver is the demo's only, never `serve`'s
+    return _serve(config)
+
+
+def _serve(config: dict[str, Any]) -> int:
     from api import serving
 
     if config["AUTO_MIGRATE"]:
@@ -256,7 +261,34 @@ def cmd_receive_webhooks(args: argparse.Namespace, config: dict[str, Any]) -> in
 def cmd_demo(args: argparse.Namespace, config: dict[str, Any]) -> int:
     seed_if_empty(config, args.days, args.seed, required=False)
     config["SIMULATE"] = True
-    return cmd_serve(args, config)
+    demo_receiver(config)
+    return _serve(config)
+
+
+def demo_receiver(config: dict[str, Any]) -> bool:
+    """With no receiver configured, point WEBHOOK_URLS at the demo's built-in receiver on this
+    server (DEMO_RECEIVER, api/demo/inbox.py) with a random WEBHOOK_SECRET, so the page's
+    Notifications panel shows real, signed deliveries with no outside service. A receiver the
+    person configured is left alone (and the built-in one stays off)."""
+    import secrets
+
+    from api.http.routes import DEMO_ROUTES
+    from api.receivers import receivers_of
+
+    if receivers_of(config):
+        config["DEMO_RECEIVER"] = False
+        return False
+    host = config["HOST"]
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"  # listening everywhere: reach it over loopback
+    elif ":" in host:
+        host = f"[{host}]"
+    config["DEMO_RECEIVER"] = True
+    config["WEBHOOK_URLS"] = (f"http://{host}:{config['PORT']}{DEMO_ROUTES[0].path}",)
+    config["WEBHOOK_SECRET"] = config["WEBHOOK_SECRET"] or secrets.token_hex(16)
+    print(f"notifications: no receiver configured; webhooks go to the demo's built-in "
+          f"receiver, {config['WEBHOOK_URLS'][0]}", flush=True)
+    return True
 
 
 COMMANDS: dict[str, Callable[..., int]] = {

@@ -138,6 +138,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DEMO_COLLECT_SECONDS", 30, int,
             "With SIMULATE on, the simulator also runs the collector this often (its rows "
             "are stamped at this granularity) so the demo's metric rows move; 0 turns it off."),
+    Setting("DEMO_RECEIVER", False, _bool,
+            "Serve the demo's built-in webhook receiver at /api/v1/demo/webhooks: it checks "
+            "each webhook's signature with WEBHOOK_SECRET and keeps the last 50 in memory. "
+            "`python app.py demo` turns it on, and points WEBHOOK_URLS at it with a random "
+            "WEBHOOK_SECRET, when no receiver is configured; `serve` always turns it off."),
     Setting("WS_MAX_CONNECTIONS", 100, int,
             "Open WebSockets per process; the next handshake is closed with code 1013."),
     Setting("WS_ALLOWED_ORIGINS", (), _csv,

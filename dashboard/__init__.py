@@ -11,6 +11,7 @@ import dash
 
 from dashboard import callbacks, clientside, history, static
 from dashboard.layout import serve_layout
+from dashboard.notify_panel import register as register_notify
 from dashboard.rules_panel import register as register_rules
 
 
@@ -22,3 +23,4 @@ def init_app(app: dash.Dash) -> None:
     history.register(app)
     clientside.register(app)
     register_rules(app)
+    register_notify(app)

@@ -46,6 +46,12 @@ RULES = "pw-rules"
 RULES_ROOT = "pw-rules-root"
 RULES_CONFIG = "pw-rules-config"
 
+# Notifications (dashboard/notify_panel.py): assets/notifications.js draws inside NOTIFY_ROOT.
+NOTIFY = "pw-notify"
+NOTIFY_ROOT = "pw-notify-root"
+NOTIFY_CONFIG = "pw-notify-config"
+NOTIFY_VERSION = "pw-notify-version"  # changes when an alert transition or ack may be notified
+
 
 def asof(panel: str) -> str:
     return f"{panel}-asof"

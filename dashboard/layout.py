@@ -22,6 +22,7 @@ from dashboard import ids
 from dashboard.acting import action_dialog, operator_access, read_only_notice
 from dashboard.components import GRAPH_CONFIG, panel, pill, status_card
 from dashboard.history import history_panel
+from dashboard.notify_panel import notify_panel
 from dashboard.pageconfig import CONNECTION_STATES, STATUS_ICONS, page_config
 from dashboard.rules_panel import rules_panel
 from dashboard.urlstate import BUCKET_CHOICES, RANGE_LABELS, Selection, from_query
@@ -221,6 +222,8 @@ def build_layout(selection: Selection, config: Mapping[str, Any], status: Mappin
             rules_panel(client, options),
             _trends(selection, options),
             history_panel(),
+            # Last: it fills in after the page is up, and would move everything below it.
+            notify_panel(client),
             html.Footer("pipewatch · REST: /api/v1/monitoring/pipeline-status · "
                         "metrics: /metrics", className="pw-footer"),
         ], fluid=True, className="pb-4"),

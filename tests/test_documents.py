@@ -252,6 +252,29 @@ def test_notifications_the_delivery_log_and_the_webhook_body(other_app):
     conforms(none.get("/api/v1/notifications?limit=0"), documents.Error, status=422)
 
 
+def test_the_demo_receivers_documents(other_app):
+    """The demo's built-in receiver: a signed webhook (the sender's body) is kept and listed
+    as documented; a refused signature answers in the error shape."""
+    import time
+
+    from api.notify.payloads import test_alert, webhook_body
+    from api.notify.signing import HEADER, signature
+    from api.schemas import notifications
+    from api.timeutil import utcnow
+
+    app = other_app("demo", DEMO_RECEIVER=True, WEBHOOK_SECRET="s")
+    client = app.server.test_client()
+    now = utcnow()
+    body = json.dumps(webhook_body("7f0c", "test", test_alert(now), now, "http://x/")).encode()
+    check(notifications.WebhookNotification, body.decode())
+    kept = client.post("/api/v1/demo/webhooks", data=body,
+                       headers={HEADER: signature("s", body, int(time.time()))})
+    assert kept.status_code == 204, kept.get_data(as_text=True)
+    listed = conforms(client.get("/api/v1/demo/webhooks"), notifications.DemoWebhooks)
+    assert [item["notification"]["id"] for item in listed["items"]] == ["7f0c"]
+    conforms(client.post("/api/v1/demo/webhooks", data=body), documents.Error, status=401)
+
+
 def test_probes(client, other_app):
     conforms(client.get("/healthz"), documents.Liveness)
     conforms(client.get("/readyz"), documents.Readiness)

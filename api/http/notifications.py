@@ -12,6 +12,7 @@ from flask import current_app, jsonify, request
 from api.errors import ApiError
 from api.http.query import parse_limit, raise_problems, single_value
 from api.notify.sender import enqueue_test
+from api.receivers import receivers_of
 from api.runtime import get_runtime
 from api.storage import outbox
 from api.storage.models import Notification
@@ -32,7 +33,7 @@ def list_notifications():
     runtime = get_runtime()
     with runtime.db.session() as session:
         items = [delivery_document(row) for row in outbox.recent(session, limit)]
-    return jsonify({"items": items, "limit": limit})
+    return jsonify({"items": items, "limit": limit, "receivers": receivers_document()})
 
 
 def send_test():
@@ -41,11 +42,19 @@ def send_test():
     runtime = get_runtime()
     uids = enqueue_test(runtime, utcnow())
     if not uids:
-        raise ApiError(409, "no receivers: set WEBHOOK_URLS or ALERTMANAGER_URLS")
+        raise ApiError(409, "no receiver configured: set WEBHOOK_URLS, ALERTMANAGER_URLS or "
+                            "APPRISE_URLS")
     current_app.extensions["pipewatch.sender"].notify()
     with runtime.db.session() as session:
         items = [delivery_document(row) for row in outbox.by_uids(session, uids)]
-    return jsonify({"items": items, "limit": len(uids)}), 202
+    return jsonify({"items": items, "limit": len(uids), "receivers": receivers_document()}), 202
+
+
+def receivers_document() -> list[dict[str, str]]:
+    """The receivers the settings name, by kind and redacted target (never their URLs): what
+    the page's Notifications panel lists, so a reader sees where alerts go."""
+    return [{"kind": receiver.kind, "target": receiver.target}
+            for receiver in receivers_of(get_runtime().config)]
 
 
 def delivery_document(row: Notification) -> dict[str, Any]:

@@ -259,6 +259,29 @@ def _test_notification() -> dict[str, Any]:
                                    "409": _error("No receiver is configured"), **operate}}}
 
 
+def _demo_webhooks() -> dict[str, Any]:
+    """POST (OWN: the signature) and GET (READ) `/api/v1/demo/webhooks`, with DEMO_RECEIVER."""
+    signature = {"name": "Pipewatch-Signature", "in": "header", "required": True,
+                 "description": "The webhook's signature with this server's WEBHOOK_SECRET; "
+                                "`t` within 300 s of now.",
+                 "schema": {"type": "string"}}
+    return {
+        "post": {"summary": "The demo's built-in webhook receiver (only with DEMO_RECEIVER, "
+                            "what `python app.py demo` sets with no receiver configured)",
+                 "parameters": [signature],
+                 "requestBody": {"required": True, "content": {"application/json": {
+                     "schema": ref(notifications_schemas.WebhookNotification)}}},
+                 "responses": {"204": {"description": "Accepted and kept in memory"},
+                               "400": _error("The body is not JSON"),
+                               "401": _error("The signature is missing, wrong or too old"),
+                               "422": _error("Not a pipewatch notification; "
+                                             "`details.problems` lists every problem")}},
+        "get": {"summary": "What the demo's receiver accepted, newest first (the last few)",
+                "security": READ,
+                "responses": {"200": _json(notifications_schemas.DemoWebhooks, "Newest first"),
+                              **AUTH_ERRORS}}}
+
+
 def webhooks() -> dict[str, Any]:
     """The OpenAPI `webhooks` section: what pipewatch POSTs to each of WEBHOOK_URLS."""
     signature = {"name": "Pipewatch-Signature", "in": "header", "required": False,
@@ -371,6 +394,7 @@ def paths(config: Mapping[str, Any]) -> dict[str, Any]:
         "/api/v1/silences": _silences(),
         "/api/v1/notifications": _notifications(),
         "/api/v1/notifications/test": _test_notification(),
+        "/api/v1/demo/webhooks": _demo_webhooks(),
         "/api/v1/silences/{silence_id}": _expire_silence(),
         "/api/v1/rules": _rules(),
         "/api/v1/rules/changes": _rule_changes(),

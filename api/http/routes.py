@@ -17,8 +17,10 @@ from flask import Flask
 
 from api import auth
 from api.auth import OPEN, OPERATE, OWN, READ
-from api.http import (alerts, anomalies, login, metrics, monitoring, notifications, openapi,
-                      probes, prometheus, rules, scrape_runs, silences, sources)
+from api.http import (alerts, anomalies, demo_webhooks, login, metrics, monitoring,
+                      notifications, openapi, probes, prometheus, rules, scrape_runs, silences,
+                      sources)
+from api.runtime import get_runtime
 from api.live import websocket
 
 WEBSOCKET_PATH = "/api/v1/ws/monitoring/pipeline-status"
@@ -70,10 +72,21 @@ ROUTES: tuple[Route, ...] = (
     Route(("POST",), "/logout", login.logout, OPEN),
 )
 
+DEMO_ROUTES: tuple[Route, ...] = (
+    # The demo's built-in webhook receiver: only with DEMO_RECEIVER on (`python app.py demo`
+    # with no receiver configured), never in `serve`. POST checks the webhook's signature.
+    Route(("POST",), "/api/v1/demo/webhooks", demo_webhooks.receive_webhook, OWN),
+    Route(("GET",), "/api/v1/demo/webhooks", demo_webhooks.list_webhooks),
+)
+
 
 def register_routes(server: Flask) -> None:
-    """Add every route above, and the WebSocket, to `server`, each with its access rule."""
-    for route in ROUTES:
+    """Add every route above, and the WebSocket, to `server`, each with its access rule; the
+    demo's receiver only when DEMO_RECEIVER is on."""
+    demo = get_runtime(server).config["DEMO_RECEIVER"]
+    if demo:
+        demo_webhooks.init_app(server)
+    for route in ROUTES + (DEMO_ROUTES if demo else ()):
         server.add_url_rule(route.path, endpoint=route.endpoint, view_func=route.view,
                             methods=list(route.methods))
         auth.set_access(server, route.endpoint, route.access)

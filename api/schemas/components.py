@@ -23,7 +23,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     documents.Readiness, documents.Silence, documents.Silences, documents.Rules,
     documents.RuleChanges, ingest.MetricInput, ingest.ScrapeRunInput, actions.AckInput,
     actions.SilenceInput, rules.RulesInput, notifications.Deliveries,
-    notifications.WebhookNotification)
+    notifications.WebhookNotification, notifications.DemoWebhooks)
 """The documents the API's operations name; the models they hold are generated with them."""
 
 

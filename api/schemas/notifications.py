@@ -77,8 +77,35 @@ class Delivery(Document):
     """Why the last attempt failed: `HTTP 503`, `timed out`, `connection refused`..."""
 
 
+class ReceiverShown(Document):
+    """A configured receiver, as it may be shown: never its URL (it may hold a token)."""
+
+    kind: Literal["webhook", "alertmanager", "apprise"]
+    target: str
+    """Kind and origin (`webhook https://hooks.example.com`), or for apprise the scheme only
+    (`apprise slack://`): the same words as a delivery's `receiver`."""
+
+
 class Deliveries(Document):
-    """Notifications, newest first."""
+    """Notifications, newest first, and the receivers configured now."""
 
     items: list[Delivery]
     limit: int
+    receivers: list[ReceiverShown]
+    """Every receiver this server sends to (none: nothing is sent, and a test is a 409)."""
+
+
+class DemoWebhook(Document):
+    """One webhook the demo's built-in receiver accepted (its signature verified)."""
+
+    received_at: Time
+    notification: WebhookNotification
+    """The body as it arrived."""
+
+
+class DemoWebhooks(Document):
+    """What the demo's built-in receiver accepted, newest first (the last few, in memory)."""
+
+    items: list[DemoWebhook]
+    capacity: int
+    """How many it keeps; older ones are forgotten."""
