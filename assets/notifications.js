@@ -20,60 +20,14 @@
   "use strict";
 
   // region helpers ---------------------------------------------------------------------------
-  function h(tag, attrs, children) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (key) {
-      var value = attrs[key];
-      if (value === null || value === undefined || value === false) { return; }
-      if (key === "className") { node.className = value; }
-      else if (key === "text") { node.textContent = value; }
-      else if (key.slice(0, 2) === "on") { node.addEventListener(key.slice(2), value); }
-      else { node.setAttribute(key, value === true ? "" : String(value)); }
-    });
-    (children || []).forEach(function (child) {
-      if (child === null || child === undefined) { return; }
-      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
-    });
-    return node;
-  }
-
-  function icon(name) { return h("i", { className: "bi " + name + " me-1", "aria-hidden": "true" }); }
+  var kit = window.pipewatch_kit;  // assets/kit.js
+  var h = kit.h, icon = kit.icon, send = kit.send, refusal = kit.refusal;
 
   function utcText(iso) {
     var t = Date.parse(iso);
     if (!iso || isNaN(t)) { return "—"; }
     var text = new Date(t).toISOString();
     return text.slice(0, 10) + " " + text.slice(11, 19);
-  }
-
-  // One request; resolves to {status, body} (status 0: no answer), never rejects.
-  function send(method, url) {
-    return new Promise(function (resolve) {
-      var xhr = new XMLHttpRequest();
-      xhr.open(method, url, true);
-      xhr.setRequestHeader("Accept", "application/json");
-      xhr.onload = function () {
-        var json = null;
-        try { json = JSON.parse(xhr.responseText); } catch (e) { json = null; }
-        resolve({ status: xhr.status, body: json });
-      };
-      xhr.onerror = function () { resolve({ status: 0, body: null }); };
-      xhr.send(null);
-    });
-  }
-
-  // The API's error document, or what to say when the answer is not one.
-  function refusal(answer) {
-    var error = answer.body && answer.body.error;
-    if (!error) {
-      return { status: answer.status, code: null, signIn: null,
-               message: answer.status ? "HTTP " + answer.status + ", not the API's JSON answer"
-                                      : "the server did not answer" };
-    }
-    var signIn = (error.details || {}).sign_in;
-    return { status: answer.status, code: error.code, message: error.message,
-             signIn: typeof signIn === "string" && signIn.charAt(0) === "/" &&
-                     signIn.charAt(1) !== "/" ? signIn : null };
   }
 
   function signInLink(path) {
