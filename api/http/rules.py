@@ -33,10 +33,9 @@ def get_rules():
     """The defaults (the environment's settings), the stored rules and their version."""
     runtime = get_runtime()
     with runtime.db.session() as session:
-        stored = rule_store.load_rules(session)
-        newest = rule_store.list_changes(session, None, 0)
-    return _answer(book_of(stored.rows, stored.version), runtime.config,
-                   newest[0] if newest else None)
+        book = book_of(rule_store.load_rules(session))
+        newest = rule_store.list_changes(session, None, 0)  # its id is the version
+    return _answer(book, runtime.config, newest[0] if newest else None)
 
 
 def put_rules():
@@ -51,7 +50,7 @@ def put_rules():
     rules = to_rules(wanted.rules)
     with runtime.db.session() as session:
         alert_store.lock_evaluation(session)
-        current = rule_store.load_rules(session).version
+        current = rule_store.version(session)
         if expected is not None and expected != current:
             raise ApiError(412, f"the rules changed since version {expected} (now {current}): "
                                 "GET them again, then PUT with the new ETag in If-Match",
@@ -76,14 +75,15 @@ def list_changes():
 
 
 def _answer(book: RuleBook, config: Mapping[str, Any], newest: Optional[dict[str, Any]]):
+    version = newest["id"] if newest else 0
     response = jsonify({
         "defaults": {name: config[setting] for name, (setting, _) in SETTINGS.items()},
         "rules": [rule.as_document() for rule in book.rules],
-        "version": book.version,
+        "version": version,
         "updated_at": isoformat(newest["at"]) if newest else None,
         "updated_by": newest["by"] if newest else None,
     })
-    response.set_etag(str(book.version))
+    response.set_etag(str(version))
     return response
 
 

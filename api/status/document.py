@@ -82,8 +82,7 @@ def _observe(session: Session, now: datetime, config: Mapping[str, Any],
 def stored_rules(session: Session) -> rules.RuleBook:
     """The rules stored now: read by every computation, so a change made through any process
     applies at the next one everywhere (api/status/rules.py)."""
-    stored = rule_store.load_rules(session)
-    return rules.book_of(stored.rows, stored.version)
+    return rules.book_of(rule_store.load_rules(session))
 
 
 def alert_conditions(session: Session, now: datetime, config: Mapping[str, Any],

@@ -72,9 +72,8 @@ def applies(rule: Rule, source: Optional[str], kind: str) -> bool:
 class RuleBook:
     """The stored rules of one moment, answering which overrides apply to a source and kind."""
 
-    def __init__(self, rules: Iterable[Rule], version: int = 0) -> None:
+    def __init__(self, rules: Iterable[Rule]) -> None:
         self.rules = sorted(rules, key=lambda r: (specificity(r), r.source or "", r.kind or ""))
-        self.version = version
 
     def overrides(self, source: Optional[str], kind: str) -> dict[str, Any]:
         """Environment setting name -> value, for what the rules override at this scope."""
@@ -87,16 +86,15 @@ class RuleBook:
 
     def fingerprint(self) -> tuple:
         """Changes whenever a rule does (part of the anomaly cache's key)."""
-        return (self.version, tuple((r.source, r.kind, tuple(sorted(r.values.items())))
-                                    for r in self.rules))
+        return tuple((r.source, r.kind, tuple(sorted(r.values.items()))) for r in self.rules)
 
 
-def book_of(rows: Iterable[Mapping[str, Any]], version: int = 0) -> RuleBook:
+def book_of(rows: Iterable[Mapping[str, Any]]) -> RuleBook:
     """The rules of stored rows (api/storage/rule_store.py: `source`, `kind`, a column per
     setting, None where not overridden)."""
     return RuleBook([Rule(row["source"], row["kind"],
                           {name: row[name] for name in SETTINGS if row.get(name) is not None})
-                     for row in rows], version)
+                     for row in rows])
 
 
 def with_rules(config: Mapping[str, Any], book: RuleBook) -> dict[str, Any]:

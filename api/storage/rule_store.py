@@ -6,7 +6,6 @@ Callers own the session and its transaction.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping, Optional, Sequence
 
@@ -19,21 +18,18 @@ RULE_COLUMNS = tuple(column.name for column in AlertRule.__table__.columns if co
 """`source`, `kind`, then the settings a rule may override, in the table's order."""
 
 
-@dataclass(frozen=True)
-class StoredRules:
-    rows: list[dict[str, Any]]
-    version: int
-    """The id of the newest change (0 before any): what `If-Match` compares."""
+def load_rules(session: Session) -> list[dict[str, Any]]:
+    """The stored rules, in the order they were written: one short read (the table holds one
+    row per overridden scope). Every status computation makes it."""
+    rows = session.connection().execute(
+        select(*(AlertRule.__table__.c[name] for name in RULE_COLUMNS)).order_by(AlertRule.id))
+    return [dict(zip(RULE_COLUMNS, row)) for row in rows]
 
 
-def load_rules(session: Session) -> StoredRules:
-    """The stored rules, in the order they were written, and their version. One short read
-    each: the table holds one row per overridden scope, the log's newest id is its key's end."""
-    connection = session.connection()
-    rows = connection.execute(select(*(AlertRule.__table__.c[name] for name in RULE_COLUMNS))
-                              .order_by(AlertRule.id)).all()
-    version = connection.execute(select(func.max(RuleChange.id))).scalar() or 0
-    return StoredRules([dict(zip(RULE_COLUMNS, row)) for row in rows], version)
+def version(session: Session) -> int:
+    """The rules' version: the id of the newest change (0 before any), what `If-Match`
+    compares. Only the routes need it; the status reads the rules themselves."""
+    return session.execute(select(func.max(RuleChange.id))).scalar() or 0
 
 
 def replace_rules(session: Session, rules: Sequence[Mapping[str, Any]], by: str, comment: str,
@@ -42,7 +38,7 @@ def replace_rules(session: Session, rules: Sequence[Mapping[str, Any]], by: str,
 
     The caller holds the evaluator's lock (alert_store.lock_evaluation), so no evaluation runs
     half with the old rules and half with the new, and two changes take turns."""
-    before = load_rules(session).rows
+    before = load_rules(session)
     after = [{name: rule.get(name) for name in RULE_COLUMNS} for rule in rules]
     session.execute(delete(AlertRule))
     if after:
