@@ -6,7 +6,6 @@ function runs one of the status rules over a range and returns plain data. Range
 """
 from __future__ import annotations
 
-from collections import deque
 from datetime import datetime
 from typing import Any, Sequence
 
@@ -14,7 +13,8 @@ from api.status.anomalies import find_anomalies
 from api.status.document import stored_rules
 from api.status.rules import with_rules
 from api.status.series import fetch_series
-from api.storage.alert_store import EventFilters, fired_overlapping, list_transitions
+from api.storage.alert_store import (EventFilters, fired_overlapping, list_transitions,
+                                      newest_transitions)
 from api.timeutil import isoformat
 
 
@@ -62,23 +62,9 @@ def alert_events(runtime, filters: EventFilters, after: tuple[datetime, int] | N
 
 def newest_alert_events(runtime, start: datetime, end: datetime | None,
                         sources: Sequence[str] | None,
-                        offset: int, count: int,
-                        chunk: int = 1000) -> tuple[list[dict[str, Any]], int]:
+                        offset: int, count: int) -> tuple[list[dict[str, Any]], int]:
     """Alert transitions in the range (and sources; no `end`: up to the newest), newest first:
-    `count` of them after the newest `offset`, and how many the range holds. The store reads in
-    (at, id) order only (the events route's cursor order), so this walks the range's pages,
-    keeping just the tail."""
+    `count` of them after the newest `offset`, and how many the range holds."""
     filters = EventFilters(start=start, end=end, sources=tuple(sources or ()))
-    tail: deque[dict[str, Any]] = deque(maxlen=offset + count)
-    total, after = 0, None
     with runtime.db.session() as session:
-        while True:
-            rows = list_transitions(session, filters, after, chunk)
-            page = rows[:chunk]
-            tail.extend(page)
-            total += len(page)
-            if len(rows) <= chunk:
-                break
-            after = (page[-1]["at"], page[-1]["id"])
-    newest = list(reversed(tail))
-    return newest[offset:offset + count], total
+        return newest_transitions(session, filters, offset, count)

@@ -35,14 +35,14 @@ def keys_and_states(rows):
 def test_newest_first_in_pages_with_the_total(runtime):
     write_history(runtime.db)
     start, end = NOW - timedelta(hours=1), NOW + timedelta(hours=1)
-    rows, total = queries.newest_alert_events(runtime, start, end, None, 0, 2, chunk=2)
+    rows, total = queries.newest_alert_events(runtime, start, end, None, 0, 2)
     assert total == 5
     assert keys_and_states(rows) == [("quality:geocoding_success_rate", "resolved"),
                                      ("scraper_failing:punch", "firing")]
-    older, _ = queries.newest_alert_events(runtime, start, end, None, 2, 2, chunk=2)
+    older, _ = queries.newest_alert_events(runtime, start, end, None, 2, 2)
     assert keys_and_states(older) == [("quality:geocoding_success_rate", "firing"),
                                       ("scraper_failing:punch", "pending")]
-    last, _ = queries.newest_alert_events(runtime, start, end, None, 4, 2, chunk=3)
+    last, _ = queries.newest_alert_events(runtime, start, end, None, 4, 2)
     assert keys_and_states(last) == [("quality:geocoding_success_rate", "pending")]
     punch, total = queries.newest_alert_events(runtime, start, end, ["punch"], 0, 10)
     assert total == 2 and {row["source"] for row in punch} == {"punch"}

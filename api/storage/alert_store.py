@@ -150,7 +150,27 @@ def list_transitions(session: Session, filters: EventFilters,
     """Transitions matching `filters` after the keyset position `after`, in (at, id) order
     (the `at` index); `limit + 1` are read so the caller knows whether a page follows."""
     T = AlertTransition
-    query = select(T).order_by(T.at, T.id).limit(limit + 1)
+    query = _filtered(select(T), filters).order_by(T.at, T.id).limit(limit + 1)
+    if after is not None:
+        query = query.where(after_position(T.at, T.id, after))
+    return [_event(row) for row in session.scalars(query)]
+
+
+def newest_transitions(session: Session, filters: EventFilters, offset: int,
+                       count: int) -> tuple[list[dict[str, Any]], int]:
+    """`count` transitions matching `filters` after the newest `offset`, newest first (the
+    `at` index read backwards), and how many match in all."""
+    T = AlertTransition
+    query = (_filtered(select(T), filters).order_by(T.at.desc(), T.id.desc())
+             .offset(offset).limit(count))
+    total = session.scalar(_filtered(select(func.count()).select_from(T), filters))
+    return [_event(row) for row in session.scalars(query)], total
+
+
+def _filtered(query, filters: EventFilters):
+    """`query` on alert_transitions narrowed to the range `start <= at < end`, the sources and
+    the kinds of `filters`."""
+    T = AlertTransition
     if filters.start is not None:
         query = query.where(T.at >= filters.start)
     if filters.end is not None:
@@ -159,11 +179,13 @@ def list_transitions(session: Session, filters: EventFilters,
         query = query.where(T.source.in_(filters.sources))
     if filters.kinds:
         query = query.where(T.kind.in_(filters.kinds))
-    if after is not None:
-        query = query.where(after_position(T.at, T.id, after))
-    return [{"id": row.id, "alert_id": row.occurrence_id, "key": row.key, "kind": row.kind,
-             "source": row.source, "at": row.at, "state": row.state, "severity": row.severity,
-             "message": row.message} for row in session.scalars(query)]
+    return query
+
+
+def _event(row: AlertTransition) -> dict[str, Any]:
+    return {"id": row.id, "alert_id": row.occurrence_id, "key": row.key, "kind": row.kind,
+            "source": row.source, "at": row.at, "state": row.state, "severity": row.severity,
+            "message": row.message}
 
 
 def fired_overlapping(session: Session, start: datetime, end: datetime,
