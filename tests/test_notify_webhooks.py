@@ -327,3 +327,15 @@ def test_the_delivery_log_keeps_finished_rows_for_the_retention_only(database):
     with database.session() as session:
         left = {row.uid for row in outbox.recent(session, 10)}
     assert left == {rows["old-pending"], rows["recent"], rows["other"]}
+
+
+def test_a_malformed_signature_header_is_refused_not_an_error():
+    """A receiver (the demo's, `receive-webhooks`) asks `verify`: a header without a usable
+    time is simply not a valid signature."""
+    from api.notify.signing import signature
+
+    body = b'{"id":"x"}'
+    good = signature(SECRET, body, 1_700_000_000)
+    assert verify(SECRET, body, good)
+    for header in ("", "v1=abc", "t=soon,v1=abc", "t=-5,v1=abc", good.replace("t=", "t=x")):
+        assert verify(SECRET, body, header) is False
