@@ -13,7 +13,8 @@ After the upgrade: beyond WS_MAX_CONNECTIONS open sockets the handshake is accep
 at once with 1013 and a reason, so a client knows to poll instead of retrying blindly. Inbound
 frames are capped at WS_MAX_MESSAGE_BYTES (1009 beyond); a text `ping` gets `pong`; a page's
 report (`{"type": "report", "shown": "<timestamp of the status it shows>"}`, see `PageReports`)
-is counted in the metrics; anything else is ignored. The handler ends as soon as the peer goes, cleanly or not, freeing the slot.
+is counted in the metrics; anything else is ignored. The handler ends as soon as the peer goes,
+cleanly or not, freeing the slot.
 """
 from __future__ import annotations
 

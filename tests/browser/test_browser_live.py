@@ -63,8 +63,9 @@ def test_live_page_shows_data_and_a_new_metric_within_two_seconds(page, stack):
     assert card_value(page, "validation") == "94.1%"
     assert pill(page) == REALTIME
     # The report the page sends on its socket every `report_s` ticks: the shown timestamp only.
-    shown = page.execute_script("return window.dash_clientside.pipewatch.report("
-                                "60, {state: 'connected'}, {doc: {timestamp: 'T'}}, {report_s: 30})")
+    shown = page.execute_script(
+        "return window.dash_clientside.pipewatch.report("
+        "60, {state: 'connected'}, {doc: {timestamp: 'T'}}, {report_s: 30})")
     assert json.loads(shown) == {"type": "report", "shown": "T", "tick": 60}
     assert page.execute_script("var pw = window.dash_clientside; return pw.pipewatch.report("
                                "61, {state: 'connected'}, null, {report_s: 30}) === pw.no_update")
