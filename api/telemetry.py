@@ -81,8 +81,8 @@ class Telemetry:
         self.changefeed_connected = Gauge(
             "pipewatch_changefeed_connected",
             "1 while the change feed watches the database (LISTEN or data_version); with several "
-            "workers, 1 only while every live worker's does", registry=r,
-            multiprocess_mode="livemin")
+            "workers, how many do (a worker starts its feed with its first socket)", registry=r,
+            multiprocess_mode="livesum")
         self.auth_failures = Counter(
             "pipewatch_auth_failures",
             "Wrong tokens presented, by kind: read (bearer), write (bearer), operator (bearer), "
