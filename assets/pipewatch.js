@@ -230,8 +230,9 @@
   // The page's report on its socket, every cfg.report_s ticks while the socket is open (never
   // while closed: setting `send` then would make the component reconnect behind the machine's
   // back). Each frame's text differs (the tick), so the component sends every one.
-  function report(tick, conn, status, cfg) {
-    if (!conn || conn.state !== "connected" || !tick || tick % cfg.report_s !== 0) {
+  function report(tick, conn, status, cfg, wsState) {
+    if (!conn || conn.state !== "connected" || !tick || tick % cfg.report_s !== 0 ||
+        (wsState && wsState.readyState !== OPEN)) {
       return noUpdate();
     }
     var shown = status && status.doc ? status.doc.timestamp : null;

@@ -98,7 +98,8 @@ def register(app: dash.Dash) -> None:
         _fn("report"),
         Output(ids.WS, "send"),
         Input(ids.TICK, "n_intervals"),
-        [State(ids.CONN, "data"), State(ids.STATUS, "data"), State(ids.CONFIG, "data")],
+        [State(ids.CONN, "data"), State(ids.STATUS, "data"), State(ids.CONFIG, "data"),
+         State(ids.WS, "state")],
         prevent_initial_call=True,
     )
     app.clientside_callback(

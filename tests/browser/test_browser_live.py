@@ -69,6 +69,9 @@ def test_live_page_shows_data_and_a_new_metric_within_two_seconds(page, stack):
     assert json.loads(shown) == {"type": "report", "shown": "T", "tick": 60}
     assert page.execute_script("var pw = window.dash_clientside; return pw.pipewatch.report("
                                "61, {state: 'connected'}, null, {report_s: 30}) === pw.no_update")
+    assert page.execute_script("var pw = window.dash_clientside; return pw.pipewatch.report("
+                               "60, {state: 'connected'}, null, {report_s: 30}, {readyState: 3})"
+                               " === pw.no_update"), "never sent on a closed socket"
 
 
 def test_socket_down_polls_then_returns_to_real_time(page, stack):
