@@ -2,7 +2,8 @@
 and writes that do not go through the app.
 
 `ProductionServer` runs `python app.py serve` (gunicorn, one gevent worker) as a subprocess on
-a free loopback port, with settings in the environment, and always kills it in `stop()`.
+a free loopback port, with settings in the environment, and always kills it in `stop()`; with
+`workers=N` it runs README's several-worker command (api.serving.gunicorn_command) instead.
 """
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def free_port() -> int:
 class ProductionServer:
     """`python app.py serve` on a free port; `.url`, `.ws_url`, `.metrics()`, `.stop()`."""
 
-    def __init__(self, database_url: str, **settings: Any) -> None:
+    def __init__(self, database_url: str, *, workers: int = 1, **settings: Any) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}{WS_PATH}"
@@ -52,7 +53,20 @@ class ProductionServer:
         env.update({name: str(value) for name, value in settings.items()})
         self.log_path = f"/tmp/pipewatch-serve-{self.port}.log"
         self._log = open(self.log_path, "wb")
-        self.process = subprocess.Popen([sys.executable, "app.py", "serve"], cwd=REPO_ROOT,
+        command = [sys.executable, "app.py", "serve"]
+        if workers > 1:
+            from api.serving import gunicorn_command
+            from api.settings import load_config
+            from api.storage import migrate
+
+            # `serve` migrates before gunicorn starts; workers starting together must not race
+            db = Database(database_url)
+            try:
+                migrate.upgrade(db.engine)
+            finally:
+                db.dispose()
+            command = gunicorn_command(load_config(environ=env), workers)
+        self.process = subprocess.Popen(command, cwd=REPO_ROOT,
                                         env=env, stdout=self._log, stderr=subprocess.STDOUT,
                                         start_new_session=True)
         try:
@@ -83,6 +97,12 @@ class ProductionServer:
         children = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True,
                                   text=True).stdout.split()
         return int(children[0])
+
+    def worker_pids(self) -> list[int]:
+        """Every gunicorn worker of this server now."""
+        children = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True,
+                                  text=True).stdout.split()
+        return sorted(int(child) for child in children)
 
     def metrics(self) -> dict[str, float]:
         """GET /metrics as {'name{labels}': value}."""

@@ -16,6 +16,10 @@ move on). A recomputation whose content did not change (same `seq`) is not sent 
 heartbeat is due, so a change heard twice (from the writer and from the change feed) reaches a
 client once.
 
+Delivery latency: `notify()` notes when the first unserved change was heard; the broadcast that
+sends it hands that moment to each mailbox with the text, and each socket's handler observes
+`pipewatch_delivery_seconds` once its frame is written (api/live/websocket.py).
+
 The broadcaster and the change feed start with the first subscriber: an app nobody watches
 (the command line, most tests) runs no extra thread and holds no LISTEN connection.
 """
@@ -51,27 +55,40 @@ STATUS_UNAVAILABLE = Close(1011, "status unavailable: database unavailable; poll
 class Mailbox:
     """One socket's inbox. Holds only the newest message; `wake` is set whenever one arrives."""
 
-    __slots__ = ("_lock", "_message", "wake")
+    __slots__ = ("_lock", "_message", "_heard", "wake")
 
     def __init__(self, wake: threading.Event) -> None:
         self._lock = threading.Lock()
         self._message: Optional[Message] = None
+        self._heard: Optional[float] = None
         self.wake = wake
 
-    def put(self, message: Message) -> bool:
-        """Replace the held message; True when an unread one was dropped for it."""
+    def put(self, message: Message, heard: Optional[float] = None) -> bool:
+        """Replace the held message; True when an unread one was dropped for it.
+
+        `heard` (time.monotonic()) is when the change this message carries was heard; a newer
+        message replacing an unread change still carries that change, so the earlier moment
+        is kept.
+        """
         with self._lock:
             dropped = self._message is not None and not isinstance(self._message, Close)
             if not isinstance(self._message, Close):  # a close order is never overwritten
                 self._message = message
+                if heard is not None and (self._heard is None or heard < self._heard):
+                    self._heard = heard
         self.wake.set()
         return dropped
 
     def take(self) -> Optional[Message]:
         """The held message (emptying the mailbox), or None."""
+        return self.take_timed()[0]
+
+    def take_timed(self) -> tuple[Optional[Message], Optional[float]]:
+        """The held message and when its change was heard (None: no change, e.g. a heartbeat)."""
         with self._lock:
             message, self._message = self._message, None
-        return message
+            heard, self._heard = self._heard, None
+        return message, heard
 
 
 class Hub:
@@ -101,11 +118,14 @@ class Hub:
         self._last_sent = 0.0
         self._last_change_sent = float("-inf")
         self._failing = False
+        self._heard: Optional[float] = None  # when the first change not yet broadcast was heard
 
     # region: called by writers, sockets and the runtime
 
     def notify(self) -> None:
         """Something committed may have changed the status; cheap, callable from any thread."""
+        if self._heard is None:
+            self._heard = time.monotonic()
         self._dirty.set()
 
     def subscribe(self, wake: threading.Event, limit: int) -> Optional[Mailbox]:
@@ -168,8 +188,9 @@ class Hub:
                 if wait > 0 and self._stopping.wait(wait):
                     return
                 self._dirty.clear()
+            heard, self._heard = (self._heard, None) if changed else (None, self._heard)
             try:
-                self._broadcast()
+                self._broadcast(heard)
             except Exception as exc:  # noqa: BLE001 - the broadcaster outlives any one failure
                 report_thread_error(exc)
             if changed and self._after_change is not None:
@@ -180,7 +201,7 @@ class Hub:
             return None  # nobody listens and nothing is cached: sleep until notified
         return max(0.0, self._last_sent + self._heartbeat - time.monotonic())
 
-    def _broadcast(self) -> None:
+    def _broadcast(self, heard: Optional[float] = None) -> None:
         if not self._mailboxes:
             self._latest = None  # a later subscriber gets a fresh computation, not an old one
             self._last_sent = time.monotonic()
@@ -210,7 +231,8 @@ class Hub:
         if not send:
             self._telemetry.broadcasts.labels("unchanged").inc()
             return
-        dropped = sum(mailbox.put(text) for mailbox in targets)
+        heard = heard if changed else None  # a change heard twice is timed on its first send
+        dropped = sum(mailbox.put(text, heard) for mailbox in targets)
         self._sent_seq = seq
         self._last_sent = now
         if changed:
