@@ -162,6 +162,7 @@ def rate_figure(shown: Sequence[Mapping[str, Any]], metric: str, *, bucket: str,
         xs, ys = _with_gaps(points, metric, step)
         _, attempts = _with_gaps(points, attempts_field, step)
         lowest = min([lowest] + [y for y in ys if y is not None])
+        data += expected_band(points, metric, step, name, _colour(index, name))
         data.append({"type": "scatter", "mode": "lines+markers" if len(points) < 60 else "lines",
                      "name": name, "x": xs, "y": ys, "customdata": attempts,
                      "line": {"color": _colour(index, name), "width": 2},
@@ -178,6 +179,25 @@ def rate_figure(shown: Sequence[Mapping[str, Any]], metric: str, *, bucket: str,
     if not data:
         layout["annotations"].append(_no_data_note())
     return {"data": data, "layout": layout}
+
+
+def expected_band(points: Sequence[Mapping[str, Any]], metric: str, step: timedelta, name: str,
+                  colour: str) -> list[dict[str, Any]]:
+    """Two traces shading a source's expected band (the rows' `lower`..`upper`, present when
+    the rows were read for `metric`: api/status/bands.py), drawn under its line; none when the
+    rows carry no band."""
+    if not points or points[0].get("metric") != metric or all(
+            point.get("lower") is None for point in points):
+        return []
+    xs, lower = _with_gaps(points, "lower", step)
+    _, upper = _with_gaps(points, "upper", step)
+    _, expected = _with_gaps(points, "expected", step)
+    common = {"type": "scatter", "mode": "lines", "x": xs, "legendgroup": f"band:{name}",
+              "showlegend": False, "connectgaps": False, "line": {"width": 0, "color": colour}}
+    return [{**common, "name": f"{name} expected (low)", "y": lower, "hoverinfo": "skip"},
+            {**common, "name": f"{name} expected band", "y": upper, "fill": "tonexty",
+             "fillcolor": colour + "26", "customdata": expected,
+             "hovertemplate": f"{name} expected: %{{customdata:.1%}}<extra></extra>"}]
 
 
 def volume_figure(shown: Sequence[Mapping[str, Any]], *, bucket: str,

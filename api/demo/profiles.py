@@ -28,7 +28,7 @@ SOURCES: tuple[SourceProfile, ...] = (
     SourceProfile("punch", "punchng.com", 26, 0.95, 0.97, 0.01, 2),
     SourceProfile("vanguard", "vanguardngr.com", 24, 0.94, 0.96, 0.01, 7),
     SourceProfile("premium_times", "premiumtimesng.com", 20, 0.97, 0.98, 0.005, 12),
-    SourceProfile("guardian_ng", "guardian.ng", 18, 0.93, 0.95, 0.01, 18),
+    SourceProfile("guardian_ng", "guardian.ng", 18, 0.95, 0.95, 0.01, 18),
     SourceProfile("daily_trust", "dailytrust.com", 22, 0.91, 0.95, 0.015, 24),
     SourceProfile("channels_tv", "channelstv.com", 16, 0.96, 0.97, 0.01, 31),
     SourceProfile("thisday", "thisdaylive.com", 16, 0.92, 0.94, 0.02, 39),

@@ -249,7 +249,8 @@ def scan(hours: Sequence[Hour], start: datetime, end: datetime,
 
 
 def train_source(hours: Sequence[Hour], day: datetime, config: Mapping[str, Any],
-                 periods: Sequence[seasonal.Period] = ()) -> dict[str, seasonal.Expectation]:
+                 periods: Sequence[seasonal.Period] = (),
+                 kinds: Sequence[str] = KINDS) -> dict[str, seasonal.Expectation]:
     """One source's seasonal model for `day`, per kind, from its time-ordered `hours`: the
     hours ending in the SEASONAL_WEEKS before the day, less those overlapping `periods` (its
     error incidents); a rate's hour with fewer than ANOMALY_MIN_ATTEMPTS attempts is not
@@ -261,7 +262,7 @@ def train_source(hours: Sequence[Hour], day: datetime, config: Mapping[str, Any]
     dropped = seasonal.incident_hours((hour.end for hour in window), periods, until)
     min_attempts = config["ANOMALY_MIN_ATTEMPTS"]
     model = {}
-    for kind in KINDS:
+    for kind in kinds:
         points = []
         for hour in window:
             value, attempts = hour.value(kind)
@@ -334,14 +335,14 @@ def error_periods(session: Session, start: datetime, end: datetime,
 
 
 def train_models(session: Session, config: Mapping[str, Any], days: Sequence[datetime],
-                 sources: Iterable[str] | None = None,
+                 sources: Iterable[str] | None = None, kinds: Sequence[str] = KINDS,
                  ) -> dict[str, dict[datetime, dict[str, seasonal.Expectation]]]:
-    """Per source, its seasonal model for each of `days`: ONE read of the hourly rows the
-    models are trained on, and one of the error incidents to leave out."""
+    """Per source, its seasonal model (of `kinds`) for each of `days`: ONE read of the hourly
+    rows the models are trained on, and one of the error incidents to leave out."""
     after = min(days) - timedelta(weeks=config["SEASONAL_WEEKS"])
     rows, collected = load_hourly(session, after, max(days), sources)
     periods = error_periods(session, after, max(days), sources)
-    return {source: {day: train_source(hours, day, config, periods.get(source, ()))
+    return {source: {day: train_source(hours, day, config, periods.get(source, ()), kinds)
                      for day in days}
             for source, hours in build_series(rows, collected).items()}
 

@@ -30,7 +30,6 @@ Pure: hours and periods in, expectations out (api/status/anomalies.py reads the 
 """
 from __future__ import annotations
 
-from bisect import insort
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping, Optional, Sequence
@@ -109,17 +108,21 @@ def train(points: Sequence[tuple[datetime, Optional[float]]], kind: str,
 
     Each value goes into its own slot and the NEIGHBOUR_HOURS either side at every level."""
     slots: dict[str, dict[int, list[float]]] = {level: {} for level in levels}
-    history = 0
-    for end, value in points:
-        if value is None:
+    usable = [(end, value) for end, value in points if value is not None]
+    for level in levels:
+        size = SLOTS[level]
+        if size == 1:
+            slots[level][0] = sorted(value for _, value in usable)
             continue
-        history += 1
-        for level in levels:
-            size, own = SLOTS[level], slot_of(level, end)
-            reach = range(-NEIGHBOUR_HOURS, NEIGHBOUR_HOURS + 1) if size > 1 else (0,)
-            for step in reach:
-                insort(slots[level].setdefault((own + step) % size, []), value)
-    return Expectation(kind, levels, slots, history)
+        raw: list[list[float]] = [[] for _ in range(size)]
+        for end, value in usable:
+            raw[slot_of(level, end)].append(value)
+        for own in range(size):
+            pooled = [value for step in range(-NEIGHBOUR_HOURS, NEIGHBOUR_HOURS + 1)
+                      for value in raw[(own + step) % size]]
+            if pooled:
+                slots[level][own] = sorted(pooled)
+    return Expectation(kind, levels, slots, len(usable))
 
 
 def training_window(day: datetime, weeks: int) -> tuple[datetime, datetime]:

@@ -92,6 +92,12 @@ def test_controls_change_charts_and_the_url_reopens_the_view(browser, app):
     wait_for(lambda: query(browser).get("sources") == ["punch,vanguard"], 5,
              "the URL lists the sources")
     shown = {t["name"]: t["x"] for t in chart_ready(browser)}
+    # The geocoding chart shades each source's expected band under its line (today's hours
+    # have a model trained on the seeded days before them).
+    band = wait_for(lambda: [t for t in traces(browser, ids.TREND_GEO) or []
+                             if t["name"] == "punch expected band" and t["y"]], 10,
+                    "the expected band of punch is drawn")
+    assert all(0 <= y <= 1 for y in band[0]["y"])
     screenshot(browser, "charts-selection")
 
     link = browser.current_url
