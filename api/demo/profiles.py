@@ -29,10 +29,10 @@ SOURCES: tuple[SourceProfile, ...] = (
     SourceProfile("vanguard", "vanguardngr.com", 24, 0.94, 0.96, 0.01, 7),
     SourceProfile("premium_times", "premiumtimesng.com", 20, 0.97, 0.98, 0.005, 12),
     SourceProfile("guardian_ng", "guardian.ng", 18, 0.95, 0.95, 0.01, 18),
-    SourceProfile("daily_trust", "dailytrust.com", 22, 0.91, 0.95, 0.015, 24),
+    SourceProfile("daily_trust", "dailytrust.com", 22, 0.94, 0.95, 0.015, 24),
     SourceProfile("channels_tv", "channelstv.com", 16, 0.96, 0.97, 0.01, 31),
-    SourceProfile("thisday", "thisdaylive.com", 16, 0.92, 0.94, 0.02, 39),
-    SourceProfile("sahara_reporters", "saharareporters.com", 16, 0.90, 0.93, 0.02, 46),
+    SourceProfile("thisday", "thisdaylive.com", 16, 0.94, 0.94, 0.02, 39),
+    SourceProfile("sahara_reporters", "saharareporters.com", 16, 0.93, 0.93, 0.02, 46),
 )
 SOURCES_BY_NAME = {source.name: source for source in SOURCES}
 

@@ -249,28 +249,47 @@ def scan(hours: Sequence[Hour], start: datetime, end: datetime,
 
 
 def train_source(hours: Sequence[Hour], day: datetime, config: Mapping[str, Any],
-                 periods: Sequence[seasonal.Period] = (),
-                 kinds: Sequence[str] = KINDS) -> dict[str, seasonal.Expectation]:
+                 periods: Sequence[seasonal.Period] = (), kinds: Sequence[str] = KINDS,
+                 prepared: dict[str, list[Any]] | None = None) -> dict[str, seasonal.Expectation]:
     """One source's seasonal model for `day`, per kind, from its time-ordered `hours`: the
     hours ending in the SEASONAL_WEEKS before the day, less those overlapping `periods` (its
     error incidents); a rate's hour with fewer than ANOMALY_MIN_ATTEMPTS attempts is not
-    used (as in the flat baseline)."""
+    used (as in the flat baseline). `prepared` is `prepare(hours, config)`, when the caller
+    trains many days from the same hours."""
     levels = seasonal.chain(config["ANOMALY_SEASONALITY"])
     after, until = seasonal.training_window(day, config["SEASONAL_WEEKS"])
-    ends = [hour.end for hour in hours]
-    window = hours[bisect_right(ends, after):bisect_right(ends, until)]
-    dropped = seasonal.incident_hours((hour.end for hour in window), periods, until)
-    min_attempts = config["ANOMALY_MIN_ATTEMPTS"]
+    if prepared is None:
+        prepared = prepare(hours, config)
+    ends = prepared["ends"]
+    first, last = bisect_right(ends, after), bisect_right(ends, until)
+    dropped = seasonal.incident_hours(ends[first:last], periods, until)
+    keep = [end not in dropped for end in ends[first:last]]
+    slot_index = {level: prepared[level][first:last] for level in levels}
     model = {}
     for kind in kinds:
-        points = []
-        for hour in window:
-            value, attempts = hour.value(kind)
-            usable = (value is not None and hour.end not in dropped
-                      and (kind == "volume" or attempts >= min_attempts))
-            points.append((hour.end, value if usable else None))
-        model[kind] = seasonal.train(points, kind, levels)
+        points = [(end, value if kept else None) for end, value, kept in
+                  zip(ends[first:last], prepared[kind][first:last], keep)]
+        model[kind] = seasonal.train(points, kind, levels, slot_index)
     return model
+
+
+def prepare(hours: Sequence[Hour], config: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """`hours` reduced once to what training reads (ends, each kind's usable value, each level's
+    slot), so the models of consecutive days, which share all but one day of their hours, do
+    not recompute them."""
+    min_attempts = config["ANOMALY_MIN_ATTEMPTS"]
+    levels = seasonal.chain(config["ANOMALY_SEASONALITY"])
+    prepared: dict[str, list[Any]] = {"ends": [hour.end for hour in hours]}
+    for kind in KINDS:
+        column = []
+        for hour in hours:
+            value, attempts = hour.value(kind)
+            usable = value is not None and (kind == "volume" or attempts >= min_attempts)
+            column.append(value if usable else None)
+        prepared[kind] = column
+    for level in levels:
+        prepared[level] = [seasonal.slot_of(level, end) for end in prepared["ends"]]
+    return prepared
 
 
 def scan_seasonal(hours: Sequence[Hour], start: datetime, end: datetime,
@@ -285,11 +304,13 @@ def scan_seasonal(hours: Sequence[Hour], start: datetime, end: datetime,
     models = {} if models is None else models
     ends = [hour.end for hour in hours]
     found = []
+    prepared = None
     for hour in hours[bisect_left(ends, start):bisect_right(ends, end)]:
         day = seasonal.day_of(hour.end)
         model = models.get(day)
         if model is None:
-            model = models[day] = train_source(hours, day, config, periods)
+            prepared = prepared or prepare(hours, config)
+            model = models[day] = train_source(hours, day, config, periods, KINDS, prepared)
         for kind in KINDS:
             value, attempts = hour.value(kind)
             _, baseline = model[kind].baseline(hour.end)
@@ -342,9 +363,12 @@ def train_models(session: Session, config: Mapping[str, Any], days: Sequence[dat
     after = min(days) - timedelta(weeks=config["SEASONAL_WEEKS"])
     rows, collected = load_hourly(session, after, max(days), sources)
     periods = error_periods(session, after, max(days), sources)
-    return {source: {day: train_source(hours, day, config, periods.get(source, ()), kinds)
-                     for day in days}
-            for source, hours in build_series(rows, collected).items()}
+    models = {}
+    for source, hours in build_series(rows, collected).items():
+        prepared = prepare(hours, config)
+        models[source] = {day: train_source(hours, day, config, periods.get(source, ()), kinds,
+                                            prepared) for day in days}
+    return models
 
 
 def anomaly_item(source: str, hour: Hour, verdict: Verdict) -> dict[str, Any]:

@@ -103,20 +103,25 @@ class Expectation:
 
 
 def train(points: Sequence[tuple[datetime, Optional[float]]], kind: str,
-          levels: tuple[str, ...]) -> Expectation:
+          levels: tuple[str, ...],
+          slot_index: Optional[Mapping[str, Sequence[int]]] = None) -> Expectation:
     """An Expectation from (hour end, usable value or None) pairs; None values are skipped.
 
-    Each value goes into its own slot and the NEIGHBOUR_HOURS either side at every level."""
+    Each value goes into its own slot and the NEIGHBOUR_HOURS either side at every level.
+    `slot_index` (level -> each point's slot_of, in order) saves recomputing the slots when
+    the same hours train many models."""
     slots: dict[str, dict[int, list[float]]] = {level: {} for level in levels}
-    usable = [(end, value) for end, value in points if value is not None]
+    usable = [(index, value) for index, (_, value) in enumerate(points) if value is not None]
     for level in levels:
         size = SLOTS[level]
         if size == 1:
             slots[level][0] = sorted(value for _, value in usable)
             continue
+        own_slot = (slot_index[level] if slot_index is not None
+                    else [slot_of(level, end) for end, _ in points])
         raw: list[list[float]] = [[] for _ in range(size)]
-        for end, value in usable:
-            raw[slot_of(level, end)].append(value)
+        for index, value in usable:
+            raw[own_slot[index]].append(value)
         for own in range(size):
             pooled = [value for step in range(-NEIGHBOUR_HOURS, NEIGHBOUR_HOURS + 1)
                       for value in raw[(own + step) % size]]
