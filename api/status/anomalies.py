@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from bisect import bisect_left, bisect_right
 from collections import namedtuple
 from dataclasses import dataclass
@@ -46,7 +47,6 @@ from api.status import seasonal
 from api.status.quality import of_type
 from api.status.rules import rules_of, scoped
 from api.storage.alert_store import fired_overlapping
-from api.storage.models import AlertTransition
 from api.timeutil import HOUR, isoformat
 
 KINDS = (*RATES, "volume")
@@ -413,6 +413,8 @@ CONFIG_KEYS = ("ANOMALY_BASELINE_DAYS", "ANOMALY_MIN_HISTORY_HOURS", "ANOMALY_MI
                "ANOMALY_THRESHOLD", "ANOMALY_SEASONALITY", "SEASONAL_WEEKS")
 MODEL_KEYS = ("ANOMALY_MIN_ATTEMPTS", "ANOMALY_SEASONALITY", "SEASONAL_WEEKS")
 """The settings a seasonal model is trained with (the threshold only judges against it)."""
+MODEL_REFRESH_SECONDS = 3600
+"""A cached seasonal model is retrained at least this often (new incidents to leave out)."""
 
 
 class AnomalyCache:
@@ -427,25 +429,31 @@ class AnomalyCache:
     One entry: anomalies change about once an hour. Answers are copied out, never shared.
 
     It also keeps the seasonal models of the days the newest answer judged (`models`), keyed by
-    those days, MODEL_KEYS and fingerprints of their training rows and of the alert history:
-    a new hour re-reads only the last day's rows, and the models are retrained when a day
-    turns, a training row or an incident changes (at most once an hour in practice, as rows
-    arrive hourly), never at every status computation. Models are read-only once built.
+    those days, MODEL_KEYS and a fingerprint of their training rows: a new hour re-reads only
+    the last day's rows, and the models are retrained when a day turns or a training row
+    changes (a backfill), and at least every MODEL_REFRESH_SECONDS, which is how a newly
+    stored incident leaves the training: never at every status computation. Models are
+    read-only once built.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entry: tuple[Any, list[dict[str, Any]]] | None = None
-        self._models: tuple[Any, Any] | None = None
+        self._models: tuple[Any, Any, float] | None = None
 
-    def models(self, key: Any) -> Any:
+    def models(self, key: Any) -> tuple[Any, float] | None:
+        """(models, when built: time.monotonic) if built for `key` within the refresh time."""
         with self._lock:
             entry = self._models
-        return entry[1] if entry is not None and entry[0] == key else None
+        if entry is None or entry[0] != key or time.monotonic() - entry[2] > MODEL_REFRESH_SECONDS:
+            return None
+        return entry[1], entry[2]
 
-    def put_models(self, key: Any, models: Any) -> None:
+    def put_models(self, key: Any, models: Any) -> tuple[Any, float]:
+        built = time.monotonic()
         with self._lock:
-            self._models = (key, models)
+            self._models = (key, models, built)
+        return models, built
 
     def get(self, key: Any) -> list[dict[str, Any]] | None:
         with self._lock:
@@ -481,11 +489,6 @@ def hourly_fingerprint(session: Session, start: datetime, end: datetime) -> tupl
 def _newest_hour_statement():
     return (select(M.timestamp).where(*of_type("hourly", end=time_param("now")))
             .order_by(M.timestamp.desc()).limit(1))
-
-
-@cache
-def _alert_fingerprint_statement():
-    return select(func.count(), func.max(AlertTransition.id))
 
 
 def current_anomalies(session: Session, config: Mapping[str, Any], now: datetime,
@@ -525,30 +528,33 @@ def _current_seasonal(session: Session, config: Mapping[str, Any], newest: datet
     SINCE_HOURS before the newest hour), kept in `cache` between computations."""
     days = sorted({seasonal.day_of(first), seasonal.day_of(newest)})
     after = days[0] - timedelta(weeks=config["SEASONAL_WEEKS"])
-    models = key = None
-    if cache is not None:
-        book = rules_of(config)
-        model_key = (tuple(days), tuple(config[name] for name in MODEL_KEYS),
-                     hourly_fingerprint(session, after, days[-1]),
-                     tuple(session.connection().execute(_alert_fingerprint_statement()).one()))
-        key = (newest, tuple(config[name] for name in CONFIG_KEYS),
-               book.fingerprint() if book is not None else None, model_key,
-               hourly_fingerprint(session, first, newest))
-        cached = cache.get(key)
-        if cached is not None:
-            return cached
-        models = cache.models(model_key)
-    if models is None:
-        models = train_models(session, config, days)
-        if cache is not None:
-            cache.put_models(model_key, models)
+    if cache is None:  # one read of the training weeks; a day's model only when judged
+        rows, collected = load_hourly(session, after, newest)
+        periods = error_periods(session, after, newest)
+        trained: dict[str, dict] = {}
+        return _current(config, newest, first, build_series(rows, collected),
+                        lambda hours, start, end, judged, source: scan_seasonal(
+                            hours, start, end, judged, periods.get(source, ()),
+                            trained.setdefault(source, {})))
+    book = rules_of(config)
+    model_key = (tuple(days), tuple(config[name] for name in MODEL_KEYS),
+                 hourly_fingerprint(session, after, days[-1]))
+    found = cache.models(model_key)
+    if found is None:
+        found = cache.put_models(model_key, train_models(session, config, days))
+    models, built = found
+    key = (newest, tuple(config[name] for name in CONFIG_KEYS),
+           book.fingerprint() if book is not None else None, model_key, built,
+           hourly_fingerprint(session, first, newest))
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
     rows, collected = load_hourly(session, first, newest)
     series = build_series(rows, collected, present=models)
     items = _current(config, newest, first, series,
                      lambda hours, start, end, judged, source: scan_seasonal(
                          hours, start, end, judged, models=dict(models.get(source, {}))))
-    if cache is not None:
-        cache.put(key, items)
+    cache.put(key, items)
     return items
 
 
