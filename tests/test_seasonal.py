@@ -173,3 +173,43 @@ def test_on_the_demo_the_flat_model_false_alarms_on_the_rhythm_and_misses_drops(
     assert not caught["silent_source"] and not caught["scraper_outage"]
     assert 3 * len(judged(demo, "hour_of_week")[1]) < len(outside)
 # endregion
+
+
+def test_stored_error_incidents_are_left_out_on_the_database(database):
+    """train_models reads the hourly rows and the stored error occurrences (both databases):
+    a resolved scraper outage of 6 hours three days ago is not in the model; a warning is."""
+    from sqlalchemy import insert
+
+    from api.status.anomalies import train_models
+    from api.storage.models import AlertOccurrence, AlertTransition
+    from tests.status_fixtures import add_metrics, hourly_history, metric
+
+    end = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    outage_start = end - timedelta(days=3, hours=4)
+    outage = [outage_start + k * HOUR for k in range(1, 7)]
+    rows = [row for row in hourly_history("a", end, 10 * 24, geo=(40, 38))
+            if row["timestamp"] not in outage]
+    add_metrics(database, rows + [metric(stamp, source="a", geo=(0, 0)) for stamp in outage])
+
+    def occurrence(severity: str, start: datetime, stop: datetime) -> None:
+        with database.session() as session:
+            [key] = session.execute(insert(AlertOccurrence).returning(AlertOccurrence.id), [{
+                "key": f"scraper_failing:a:{severity}", "kind": "scraper_failing", "source": "a",
+                "state": "resolved", "severity": severity, "title": "t", "message": "m",
+                "since": start, "started_at": start, "fired_at": start, "resolved_at": stop,
+                "flapping": False}]).scalars().all()
+            session.execute(insert(AlertTransition), [
+                {"occurrence_id": key, "key": f"scraper_failing:a:{severity}",
+                 "kind": "scraper_failing", "source": "a", "at": at, "state": state,
+                 "severity": severity, "message": "m"}
+                for at, state in ((start, "firing"), (stop, "resolved"))])
+
+    day = seasonal.day_of(end)
+    with database.session() as session:
+        blind = train_models(session, CONFIG, [day], ["a"])["a"][day]["volume"]
+    occurrence("warning", end - timedelta(days=5), end - timedelta(days=4))
+    occurrence("error", outage_start, outage[-1])
+    with database.session() as session:
+        taught = train_models(session, CONFIG, [day], ["a"])["a"][day]["volume"]
+    assert blind.history - taught.history == 6
+    assert 0.0 in blind.slots["flat"][0] and 0.0 not in taught.slots["flat"][0]
