@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, Sequence
 
 from api.status.anomalies import find_anomalies
+from api.status.bands import with_band
 from api.status.document import stored_rules
 from api.status.rules import with_rules
 from api.status.series import fetch_series
@@ -27,11 +28,12 @@ def _judging(session, runtime) -> dict[str, Any]:
 def series(runtime, metric: str, start: datetime, end: datetime,
            sources: Sequence[str] | None = None, bucket: str | None = None) -> list[dict[str, Any]]:
     """Hour or day buckets of `metric` (api.status.series.fetch_series; SeriesError if the
-    bucket would make too many points)."""
+    bucket would make too many points), each with its expected band (api/status/bands.py)."""
     with runtime.db.session() as session:
-        return fetch_series(session, metric=metric, start=start, end=end,
-                            sources=sources or None, bucket=bucket,
-                            config=_judging(session, runtime))
+        config = _judging(session, runtime)
+        rows = fetch_series(session, metric=metric, start=start, end=end,
+                            sources=sources or None, bucket=bucket, config=config)
+        return with_band(session, config, rows, metric)
 
 
 def alert_history(runtime, start: datetime, end: datetime,

@@ -112,6 +112,14 @@ SETTINGS: tuple[Setting, ...] = (
             "Fewer hourly points than this in the baseline: no anomaly is raised."),
     Setting("ANOMALY_MIN_ATTEMPTS", 5, int,
             "An hour with fewer attempts than this is too small to judge a rate."),
+    Setting("ANOMALY_SEASONALITY", "hour_of_week", str,
+            "What an hour is compared with: `hour_of_week` (the same hour of the week, falling "
+            "back to the same hour of the day, then to all hours, when history is short), "
+            "`hour_of_day` (start the fallback there), or `none` (the flat trailing "
+            "ANOMALY_BASELINE_DAYS window). Also sets the charts' expected band."),
+    Setting("SEASONAL_WEEKS", 4, int,
+            "Weeks of hourly history the seasonal expectation is trained on (incidents of error "
+            "severity left out)."),
     Setting("METRICS_STALE_SECONDS", 3600, int,
             "The status raises a `metrics_stale` warning when the newest aggregate metric row "
             "is older than this (the collector stopped); 0 turns the alert off."),
@@ -277,6 +285,10 @@ def _check(config: Mapping[str, Any]) -> None:
         raise ConfigError("need 0 <= WARNING_RATE <= HEALTHY_RATE <= 1")
     if config["SOURCE_STALE_WARNING_SECONDS"] > config["SOURCE_STALE_ERROR_SECONDS"]:
         raise ConfigError("SOURCE_STALE_WARNING_SECONDS must not exceed SOURCE_STALE_ERROR_SECONDS")
+    if config["ANOMALY_SEASONALITY"] not in ("hour_of_week", "hour_of_day", "none"):
+        raise ConfigError("ANOMALY_SEASONALITY must be hour_of_week, hour_of_day or none")
+    if config["SEASONAL_WEEKS"] < 1:
+        raise ConfigError("SEASONAL_WEEKS must be at least 1")
     for name in ("PORT", "WS_MAX_CONNECTIONS", "WS_MAX_MESSAGE_BYTES", "MAX_BODY_BYTES",
                  "QUALITY_WINDOW_SECONDS", "SESSION_MAX_AGE_SECONDS",
                  "AUTH_FAILURE_WINDOW_SECONDS", "AUTH_THROTTLE_MAX_ADDRESSES"):

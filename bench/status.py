@@ -33,6 +33,7 @@ from api.status import quality
 from api.settings import load_config
 from api.storage.db import Database
 from api.storage.models import Conflict, DataQualityMetric, Forecast, Location, ScrapeRun
+from api.status.anomalies import AnomalyCache
 from api.status.document import pipeline_status
 from api.status.thresholds import quality_status, rate
 from api.timeutil import UTC, floor_hour
@@ -140,16 +141,19 @@ def _copy(db: Database, table: str, columns, rows) -> None:
 
 
 # region measuring
-def time_status(db: Database, now: datetime, runs: int = RUNS) -> tuple[float, float, dict]:
-    """(p50, p95) in ms over `runs` computations after WARMUP untimed ones, and the document."""
+def time_status(db: Database, now: datetime, runs: int = RUNS, config=None,
+                cache=None) -> tuple[float, float, dict]:
+    """(p50, p95) in ms over `runs` computations after WARMUP untimed ones, and the document.
+    `cache`: the runtime's AnomalyCache, as the app computes it (seasonal models kept)."""
     samples, document = [], None
+    config = config or CONFIG
     for _ in range(WARMUP):
         with db.session() as session:
-            pipeline_status(session, now, CONFIG)
+            pipeline_status(session, now, config, cache)
     for _ in range(runs):
         started = time.perf_counter()
         with db.session() as session:
-            document = pipeline_status(session, now, CONFIG)
+            document = pipeline_status(session, now, config, cache)
         samples.append((time.perf_counter() - started) * 1000)
     samples.sort()
     return statistics.median(samples), samples[int(0.95 * (len(samples) - 1))], document
@@ -234,12 +238,17 @@ def bench(name: str, url: str, size: int, now: datetime, small_url: str,
     load(small, SMALL, now)
     p50, p95, document = time_status(db, now)
     small_p50, small_p95, _ = time_status(small, now)
+    cached_p50, cached_p95, _ = time_status(db, now, cache=AnomalyCache())
+    flat_p50, flat_p95, _ = time_status(db, now, config={**CONFIG, "ANOMALY_SEASONALITY": "none"})
     naive = time_naive(db)
     fallback = time_fallback(db, now)
     plan = plans(db, now, show_plans)
     print(f"[{name}] pipeline_status at {counts['metrics']:,} rows: p50 {p50:.1f} ms, "
           f"p95 {p95:.1f} ms  | same at {SMALL:,} rows (9 days): p50 {small_p50:.1f} ms, "
           f"p95 {small_p95:.1f} ms  | naive newest-per-source GROUP BY: {naive:.0f} ms")
+    print(f"[{name}] anomalies: seasonal (default, above); with the runtime's AnomalyCache: "
+          f"p50 {cached_p50:.1f} ms, p95 {cached_p95:.1f} ms; flat (ANOMALY_SEASONALITY=none): "
+          f"p50 {flat_p50:.1f} ms, p95 {flat_p95:.1f} ms")
     print(f"[{name}] basis=conflicts fallback (24 h of conflicts counted): p50 {fallback:.1f} ms")
     print(f"[{name}] overall {document['overall_status']}, {len(document['alerts'])} alerts, "
           f"{len(document['anomalies'])} anomalies; plans: {plan[0]}, "

@@ -120,7 +120,8 @@ def trends_body(runtime, selection: Selection, now: datetime | None = None,
                  "warning": config["WARNING_RATE"], "uirevision": key,
                  "x_range": x_range}
     drawn = {
-        "geocoding": figures.rate_figure(shown, "geocoding_success_rate", **rate_args),
+        "geocoding": figures.rate_figure(shown, "geocoding_success_rate", **rate_args,
+                                         expected=figures.band_rows(rows)),
         "validation": figures.rate_figure(shown, "validation_pass_rate", **rate_args),
         "volume": figures.volume_figure(shown, bucket=bucket, uirevision=key, x_range=x_range),
     }

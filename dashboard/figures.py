@@ -152,8 +152,10 @@ def period_shapes(periods: Sequence[Mapping[str, Any]]) -> tuple[list[dict], lis
 
 def rate_figure(shown: Sequence[Mapping[str, Any]], metric: str, *, bucket: str,
                 healthy: float, warning: float, periods: Sequence[Mapping[str, Any]] = (),
-                uirevision: str = "", x_range: Sequence[str] | None = None) -> dict[str, Any]:
-    """A line per source of `metric` (a rate), with threshold bands and shaded periods."""
+                uirevision: str = "", x_range: Sequence[str] | None = None,
+                expected: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """A line per source of `metric` (a rate), with threshold bands and shaded periods, and
+    under each line its `expected` band when given (`band_rows` of rows read for `metric`)."""
     step = BUCKET_STEP[bucket]
     attempts_field = ("geocoding_attempts" if metric == "geocoding_success_rate"
                       else "validation_attempts")
@@ -162,6 +164,8 @@ def rate_figure(shown: Sequence[Mapping[str, Any]], metric: str, *, bucket: str,
         xs, ys = _with_gaps(points, metric, step)
         _, attempts = _with_gaps(points, attempts_field, step)
         lowest = min([lowest] + [y for y in ys if y is not None])
+        data += expected_band([row for row in expected if row["source"] == name], step, name,
+                              _colour(index, name))
         data.append({"type": "scatter", "mode": "lines+markers" if len(points) < 60 else "lines",
                      "name": name, "x": xs, "y": ys, "customdata": attempts,
                      "line": {"color": _colour(index, name), "width": 2},
@@ -178,6 +182,34 @@ def rate_figure(shown: Sequence[Mapping[str, Any]], metric: str, *, bucket: str,
     if not data:
         layout["annotations"].append(_no_data_note())
     return {"data": data, "layout": layout}
+
+
+def band_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The expected band of series rows (api/status/bands.py), where they carry one: bucket
+    start (ISO), source, expected, lower, upper. Kept apart from `shown_rows`, so the CSV of
+    the rows drawn stays as it was."""
+    return [{"bucket_start": isoformat(row["bucket_start"])
+             if isinstance(row["bucket_start"], datetime) else row["bucket_start"],
+             "source": row["source"] or ALL_SOURCES,
+             **{name: row[name] for name in ("expected", "lower", "upper")}}
+            for row in rows if row.get("lower") is not None]
+
+
+def expected_band(points: Sequence[Mapping[str, Any]], step: timedelta, name: str,
+                  colour: str) -> list[dict[str, Any]]:
+    """Two traces shading one source's expected band (`band_rows`), drawn under its line;
+    none without a band."""
+    if not points:
+        return []
+    xs, lower = _with_gaps(points, "lower", step)
+    _, upper = _with_gaps(points, "upper", step)
+    _, expected = _with_gaps(points, "expected", step)
+    common = {"type": "scatter", "mode": "lines", "x": xs, "legendgroup": f"band:{name}",
+              "showlegend": False, "connectgaps": False, "line": {"width": 0, "color": colour}}
+    return [{**common, "name": f"{name} expected (low)", "y": lower, "hoverinfo": "skip"},
+            {**common, "name": f"{name} expected band", "y": upper, "fill": "tonexty",
+             "fillcolor": colour + "26", "customdata": expected,
+             "hovertemplate": f"{name} expected: %{{customdata:.1%}}<extra></extra>"}]
 
 
 def volume_figure(shown: Sequence[Mapping[str, Any]], *, bucket: str,

@@ -240,10 +240,11 @@ def test_charts_are_shaded_where_the_demo_injected_incidents(runtime):
     # ... from the stored history: the band starts when the seeded occurrence fired.
     from api import queries
 
+    # (the open one: two random failed runs in a row may have made an earlier, short one)
     [stored] = [p for p in queries.alert_history(runtime, now - timedelta(hours=24), now,
                                                  [silent["source"]])
-                if p["key"] == f"source_stale:{silent['source']}"]
-    assert stored["end"] is None and stored["state"] == "firing"
+                if p["key"] == f"source_stale:{silent['source']}" and p["end"] is None]
+    assert stored["state"] == "firing"
     assert stored["start"] in [b["x0"] for b in bands]
     assert callbacks.shading_body(runtime, None) is None
 

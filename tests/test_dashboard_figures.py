@@ -89,3 +89,19 @@ def test_period_span_names_the_end_day_when_it_differs():
         "2026-11-21 00:24 – 06:00 UTC"
     assert period_span("2026-11-21T00:24:00Z", "2026-11-22T00:25:00Z") == \
         "2026-11-21 00:24 – 2026-11-22 00:25 UTC"
+
+
+def test_expected_band_is_shaded_under_each_source_line_and_kept_out_of_the_csv():
+    rows = [{**row(hour, "punch"), "expected": 0.9, "lower": 0.8, "upper": 1.0}
+            for hour in (0, 1, 3)] + [{**row(0, "vanguard"), "expected": None, "lower": None,
+                                       "upper": None}]
+    shown = figures.shown_rows(rows)
+    figure = figures.rate_figure(shown, "geocoding_success_rate", bucket="hour", healthy=0.9,
+                                 warning=0.75, expected=figures.band_rows(rows))
+    go.Figure(figure)
+    names = [trace["name"] for trace in figure["data"]]
+    assert names == ["punch expected (low)", "punch expected band", "punch", "vanguard"]
+    low, band = figure["data"][:2]
+    assert low["y"] == [0.8, 0.8, None, 0.8] and band["y"] == [1.0, 1.0, None, 1.0]
+    assert band["fill"] == "tonexty"
+    assert "expected" not in figures.to_csv(shown).splitlines()[0]

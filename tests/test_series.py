@@ -143,3 +143,33 @@ def test_series_route_refuses_bad_queries(client, query, path):
     assert path in [p["path"] for p in response.get_json()["error"]["details"]["problems"]]
 
 # endregion
+
+
+def test_series_route_gives_hourly_points_of_a_source_their_expected_band(make_app):
+    """Five days of a source busy 06-22 UTC (40 events an hour) and quiet at night (4): the
+    fifth day's hourly points carry the band of their hour of the day (4 days of history: one
+    step down the chain); day buckets and the all-sources trace carry none."""
+    app = make_app()
+    db = app.server.extensions["pipewatch"].db
+    busy = lambda end: 6 <= (end - timedelta(hours=1)).hour < 22  # noqa: E731
+    add(db, [metric(t, source="a", geo=(40, 38) if busy(t) else (4, 4)) for t in hours(5 * 24)]
+        + [metric(t, geo=(40, 38)) for t in hours(5 * 24)])
+    client = app.server.test_client()
+    day5 = "start=2026-11-05T00:00:00Z&end=2026-11-06T00:00:00Z"
+    items = client.get(f"/api/v1/metrics/series?metric=volume&bucket=hour&{day5}&source=a"
+                       ).get_json()["items"]
+    assert len(items) == 24
+    for item in items:
+        assert item["expected"] == (40 if 6 <= int(item["bucket_start"][11:13]) < 22 else 4)
+        assert item["lower"] <= item["value"] <= item["upper"]
+    night, noon = items[2], items[12]
+    assert night["upper"] < noon["lower"]  # a busy hour's volume at night would be an anomaly
+    rate = client.get(f"/api/v1/metrics/series?metric=geocoding_success_rate&bucket=hour&{day5}"
+                      "&source=a").get_json()["items"][12]
+    assert rate["expected"] == 0.95 and rate["lower"] < 0.95 < rate["upper"] <= 1
+    days = client.get(f"/api/v1/metrics/series?metric=volume&bucket=day&{day5}&source=a"
+                      ).get_json()["items"]
+    everyone = client.get(f"/api/v1/metrics/series?metric=volume&bucket=hour&{day5}"
+                          ).get_json()["items"]
+    assert {(item["expected"], item["lower"], item["upper"])
+            for item in days + everyone} == {(None, None, None)}

@@ -2,18 +2,22 @@
 
 Shared by the seed (history) and the simulator (the live tail), so both tell the same story.
 Coordinates are approximate town centres; rates are the source's normal quality, before the
-time-of-day effect and any injected incident.
+time-of-day effect and any injected incident; volumes follow the newsroom's rhythm
+(`volume_factor`): a deep lull in the small hours, shoulders around it, a weekend dip. The
+rhythm is strong enough that a flat baseline false-alarms on it (bench/seasonal.py measures
+it), as real news sources do.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 
 @dataclass(frozen=True)
 class SourceProfile:
     name: str
     domain: str
-    items_per_hour: float   # mean new articles per hourly run, daytime
+    items_per_hour: float   # mean new articles per hourly run, weekday daytime
     geocoding_rate: float   # normal share of events geocoded
     validation_rate: float  # normal share of events passing validation
     failure_rate: float     # share of runs that fail outright
@@ -21,14 +25,14 @@ class SourceProfile:
 
 
 SOURCES: tuple[SourceProfile, ...] = (
-    SourceProfile("punch", "punchng.com", 12, 0.95, 0.97, 0.01, 2),
-    SourceProfile("vanguard", "vanguardngr.com", 11, 0.94, 0.96, 0.01, 7),
-    SourceProfile("premium_times", "premiumtimesng.com", 9, 0.97, 0.98, 0.005, 12),
-    SourceProfile("guardian_ng", "guardian.ng", 8, 0.93, 0.95, 0.01, 18),
-    SourceProfile("daily_trust", "dailytrust.com", 10, 0.91, 0.95, 0.015, 24),
-    SourceProfile("channels_tv", "channelstv.com", 7, 0.96, 0.97, 0.01, 31),
-    SourceProfile("thisday", "thisdaylive.com", 6, 0.92, 0.94, 0.02, 39),
-    SourceProfile("sahara_reporters", "saharareporters.com", 5, 0.90, 0.93, 0.02, 46),
+    SourceProfile("punch", "punchng.com", 26, 0.95, 0.97, 0.01, 2),
+    SourceProfile("vanguard", "vanguardngr.com", 24, 0.94, 0.96, 0.01, 7),
+    SourceProfile("premium_times", "premiumtimesng.com", 20, 0.97, 0.98, 0.005, 12),
+    SourceProfile("guardian_ng", "guardian.ng", 18, 0.95, 0.95, 0.01, 18),
+    SourceProfile("daily_trust", "dailytrust.com", 22, 0.94, 0.95, 0.015, 24),
+    SourceProfile("channels_tv", "channelstv.com", 16, 0.96, 0.97, 0.01, 31),
+    SourceProfile("thisday", "thisdaylive.com", 16, 0.94, 0.94, 0.02, 39),
+    SourceProfile("sahara_reporters", "saharareporters.com", 16, 0.93, 0.93, 0.02, 46),
 )
 SOURCES_BY_NAME = {source.name: source for source in SOURCES}
 
@@ -92,7 +96,15 @@ PARTIAL_ERROR = "ReadTimeout on {failed} of {total} article pages"
 
 NIGHT_HOURS_WAT = range(0, 6)
 """Local (WAT, UTC+1) hours with fewer articles and sloppier place names."""
-NIGHT_VOLUME_FACTOR = 0.35
+LULL_HOURS_WAT = range(1, 4)
+"""The deep lull: the newsroom asleep, a trickle of wire copy."""
+BURST_HOURS_WAT = range(7, 9)
+"""The morning editions: the overnight backlog goes out between 07:00 and 09:00 WAT."""
+VOLUME_BY_HOUR_WAT = (0.4, 0.04, 0.04, 0.04, 0.4, 0.8, 1.0, 2.5, 2.5, 1.0, 1.0, 1.0,
+                      1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.8)
+"""Share of items_per_hour published in each local hour (0-23 WAT)."""
+WEEKEND_VOLUME_FACTOR = 0.75
+"""Saturdays and Sundays (WAT) publish this share of a weekday's articles."""
 NIGHT_GEOCODING_PENALTY = 0.05
 NIGHT_VALIDATION_PENALTY = 0.02
 
@@ -100,3 +112,14 @@ NIGHT_VALIDATION_PENALTY = 0.02
 def local_hour(utc_hour: int) -> int:
     """West Africa Time (UTC+1, no daylight saving) hour of a UTC hour."""
     return (utc_hour + 1) % 24
+
+
+def volume_factor(moment) -> float:
+    """The share of a source's items_per_hour published in the hour holding `moment` (an aware
+    UTC datetime): the hour's share of the day's rhythm, times the weekend dip."""
+    local = moment + WAT_OFFSET
+    weekend = WEEKEND_VOLUME_FACTOR if local.weekday() >= 5 else 1.0
+    return VOLUME_BY_HOUR_WAT[local.hour] * weekend
+
+
+WAT_OFFSET = timedelta(hours=1)

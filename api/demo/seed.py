@@ -3,7 +3,8 @@
 What it writes, deterministic for a given `seed` and `now`:
 - the 8 sources of api/demo/profiles.py scraping hourly (each at its own minute past the hour) for
   `days` days up to `now`; about 1-2 % of runs fail, 3 % are partial;
-- one conflict per new article, at a weighted Nigerian location, with geocoding and validation
+- one conflict per new article (volumes following profiles.volume_factor: a night lull and a
+  weekend dip), at a weighted Nigerian location, with geocoding and validation
   outcomes drawn from the source's rates, a little worse at night (WAT) and drifting by day;
   articles scraped in the last PENDING_MINUTES are mostly still `pending`;
 - the locations, one forecast per location per day (risk for the next day);
@@ -194,7 +195,7 @@ class _History:
             runs.append(_run(source.name, run_start, rng.randint(5, 30), "failed", 0, 0,
                              rng.choice(profiles.SCRAPE_ERRORS), self.now))
             return
-        mean = source.items_per_hour * (profiles.NIGHT_VOLUME_FACTOR if night else 1.0)
+        mean = source.items_per_hour * profiles.volume_factor(hour)
         new = poisson(rng, mean)
         found = new + rng.randint(5, 25)
         status, error = "success", None

@@ -59,10 +59,9 @@ def simulate_step(session: Session, now: datetime, rng: random.Random, *,
     chosen = rng.sample(ACTIVE_SOURCES, rng.randint(1, MAX_SOURCES_PER_STEP))
     # Hours of one source's normal output that one simulated run stands for.
     share = step_seconds / 3600 * len(ACTIVE_SOURCES) / ((1 + MAX_SOURCES_PER_STEP) / 2)
-    night = profiles.local_hour(now.hour) in profiles.NIGHT_HOURS_WAT
     runs, conflicts = [], []
     for source in sorted(chosen, key=lambda s: s.name):
-        runs.append(_run(source, now, rng, places, conflicts, share, night))
+        runs.append(_run(source, now, rng, places, conflicts, share))
     session.execute(insert(ScrapeRun), runs)
     if conflicts:
         session.execute(insert(Conflict), conflicts)
@@ -72,14 +71,14 @@ def simulate_step(session: Session, now: datetime, rng: random.Random, *,
 
 
 def _run(source: profiles.SourceProfile, now: datetime, rng: random.Random, places,
-         conflicts: list[dict], share: float, night: bool) -> dict[str, Any]:
+         conflicts: list[dict], share: float) -> dict[str, Any]:
     seconds = rng.randint(5, 40)
     started = now - timedelta(seconds=seconds)
     row = {"source": source.name, "started_at": started, "finished_at": now}
     if rng.random() < min(1.0, source.failure_rate * share):
         return {**row, "status": "failed", "items_found": 0, "items_new": 0,
                 "error": rng.choice(profiles.SCRAPE_ERRORS)}
-    volume = profiles.NIGHT_VOLUME_FACTOR if night else 1.0
+    volume = profiles.volume_factor(now)
     new = poisson(rng, source.items_per_hour * volume * VOLUME_FACTOR * share)
     found = new + rng.randint(0, 6)
     status, error = "success", None

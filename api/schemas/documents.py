@@ -179,6 +179,15 @@ class SeriesPoint(Document):
     geocoding_successes: Sum
     validation_attempts: Sum
     validation_passes: Sum
+    expected: Optional[Annotated[float, Field(ge=0)]] = None
+    """What `value` was expected to be: the source's seasonal expectation for this hour of the
+    week (or of the day, or flat, when history is short; api/status/seasonal.py). Null for day
+    buckets, the all-sources trace, ANOMALY_SEASONALITY=none, short history, or hour ranges
+    over 14 days."""
+    lower: Optional[Annotated[float, Field(ge=0)]] = None
+    """The expected band's lower edge: a `value` below it is an anomaly (null as `expected`)."""
+    upper: Optional[Annotated[float, Field(ge=0)]] = None
+    """The band's upper edge (for volume: above it is an anomaly; rates alarm on drops only)."""
 
 
 class Series(Document):

@@ -16,13 +16,22 @@ No alarm when the baseline holds fewer than ANOMALY_MIN_HISTORY_HOURS points, no
 whose hour has fewer than ANOMALY_MIN_ATTEMPTS attempts (such hours are left out of rate
 baselines too). Hours a source was silent count as volume 0 once the source has appeared.
 
-Pure rules (`robust_score`, `judge`, `scan`) are separate from the one query (`load_hourly`).
+The baseline an hour is judged against depends on ANOMALY_SEASONALITY: by default the
+source's seasonal expectation for that hour of the week (api/status/seasonal.py: hour of week,
+falling back to hour of day, then to flat, trained on SEASONAL_WEEKS weeks with error incidents
+left out), so a night lull or a weekend dip is judged against other nights and weekends;
+`none` keeps the flat trailing ANOMALY_BASELINE_DAYS window (`scan`). The floors above apply
+either way.
+
+Pure rules (`robust_score`, `judge`, `scan`, `scan_seasonal`, `band`) are separate from the
+queries (`load_hourly`, `error_periods`).
 """
 from __future__ import annotations
 
 import math
 import threading
-from bisect import bisect_left
+import time
+from bisect import bisect_left, bisect_right
 from collections import namedtuple
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,8 +43,10 @@ from sqlalchemy.orm import Session
 
 from api.storage.models import COUNTS, RATES, time_param
 from api.storage.models import DataQualityMetric as M
+from api.status import seasonal
 from api.status.quality import of_type
 from api.status.rules import rules_of, scoped
+from api.storage.alert_store import fired_overlapping
 from api.timeutil import HOUR, isoformat
 
 KINDS = (*RATES, "volume")
@@ -98,12 +109,16 @@ class Verdict:
 
 
 def judge(kind: str, value: float | None, attempts: int, sorted_baseline: Sequence[float],
-          config: Mapping[str, Any]) -> Verdict | None:
+          config: Mapping[str, Any], history: int | None = None) -> Verdict | None:
     """The anomaly verdict for one hour's `value` of `kind`, or None when there is none.
 
-    `sorted_baseline` is the source's trailing values of the same kind, ascending.
+    `sorted_baseline` is the source's values of the same kind the hour is compared with,
+    ascending (its trailing window, or its seasonal slot); `history` how many usable hours the
+    source's model was built from (default: the baseline's length), which
+    ANOMALY_MIN_HISTORY_HOURS applies to: a slot of 12 values from 4 weeks is not short history.
     """
-    if value is None or len(sorted_baseline) < config["ANOMALY_MIN_HISTORY_HOURS"]:
+    known = len(sorted_baseline) if history is None else history
+    if value is None or not sorted_baseline or known < config["ANOMALY_MIN_HISTORY_HOURS"]:
         return None
     if kind != "volume" and attempts < config["ANOMALY_MIN_ATTEMPTS"]:
         return None
@@ -125,6 +140,27 @@ def judge(kind: str, value: float | None, attempts: int, sorted_baseline: Sequen
         return None
     severity = "error" if abs(score) >= ERROR_FACTOR * threshold else "warning"
     return Verdict(kind, value, centre, score, severity)
+
+
+def band(expectation: seasonal.Expectation, end: datetime, attempts: int,
+         config: Mapping[str, Any]) -> dict[str, Any] | None:
+    """{expected, lower, upper, level} of the hour ending at `end`, measured on `attempts`
+    events: the slot's median, and the values `judge` would NOT call an anomaly (median plus or
+    minus ANOMALY_THRESHOLD robust spreads, floored and continuity-corrected as judge does;
+    rates clipped to 0-1, volume at 0). None when the model is too short to judge."""
+    level, values = expectation.baseline(end)
+    if not values or expectation.history < config["ANOMALY_MIN_HISTORY_HOURS"]:
+        return None
+    centre = median(values)
+    mean = sum(values) / len(values)
+    volume = expectation.kind == "volume"
+    granularity = 0.5 if volume else 0.5 / max(attempts, 1)
+    spread = max(mad(values, centre), noise_floor(expectation.kind, mean, attempts))
+    reach = config["ANOMALY_THRESHOLD"] * spread / MAD_CONSTANT + granularity
+    lower, upper = max(centre - reach, 0.0), centre + reach
+    if not volume:
+        upper = min(upper, 1.0)
+    return {"expected": centre, "lower": lower, "upper": upper, "level": level}
 # endregion
 
 
@@ -143,21 +179,29 @@ class Hour(namedtuple("Hour", ("end", *COUNTS), defaults=(0,) * len(COUNTS))):
         return (successes / attempts if attempts else None), attempts
 
 
-def build_series(rows: Iterable[Any], collected: Iterable[datetime] = ()) -> dict[str, list[Hour]]:
+def build_series(rows: Iterable[Any], collected: Iterable[datetime] = (),
+                 present: Iterable[str] = ()) -> dict[str, list[Hour]]:
     """Per source, its hours in time order, silent hours filled in as empty.
 
     `rows` are per-source hourly rows (source, timestamp, then the counts in COUNTS order),
     ordered by time; `collected` the hours
     known to have been collected (the all-sources rows). A source's silent collected hours after
-    its first row become empty Hours (volume 0, no rates).
+    its first row become empty Hours (volume 0, no rates). Sources in `present` are known to
+    have appeared before `collected` begins: all their silent collected hours are filled, and
+    they get a series even with no row at all.
     """
     by_source: dict[str, dict[datetime, Hour]] = {}
     for source, stamp, *counts in rows:
         by_source.setdefault(source, {})[stamp] = Hour(stamp, *counts)
     hours = sorted(set(collected))
+    earlier = set(present)
+    for source in earlier:
+        by_source.setdefault(source, {})
     series = {}
     for source, known in by_source.items():
-        first = min(known)
+        if not known and not hours:
+            continue
+        first = hours[0] if source in earlier and hours else min(known)
         later = hours[bisect_left(hours, first):]
         ends = later if known.keys() <= set(later) else sorted({*known, *later})
         series[source] = [known.get(end) or Hour(end) for end in ends]
@@ -202,6 +246,79 @@ def scan(hours: Sequence[Hour], start: datetime, end: datetime,
             if verdict is not None:
                 found.append((hours[origin + index], verdict))
     return found
+
+
+def train_source(hours: Sequence[Hour], day: datetime, config: Mapping[str, Any],
+                 periods: Sequence[seasonal.Period] = (), kinds: Sequence[str] = KINDS,
+                 prepared: dict[str, list[Any]] | None = None) -> dict[str, seasonal.Expectation]:
+    """One source's seasonal model for `day`, per kind, from its time-ordered `hours`: the
+    hours ending in the SEASONAL_WEEKS before the day, less those overlapping `periods` (its
+    error incidents); a rate's hour with fewer than ANOMALY_MIN_ATTEMPTS attempts is not
+    used (as in the flat baseline). `prepared` is `prepare(hours, config)`, when the caller
+    trains many days from the same hours."""
+    levels = seasonal.chain(config["ANOMALY_SEASONALITY"])
+    after, until = seasonal.training_window(day, config["SEASONAL_WEEKS"])
+    if prepared is None:
+        prepared = prepare(hours, config)
+    ends = prepared["ends"]
+    first, last = bisect_right(ends, after), bisect_right(ends, until)
+    dropped = seasonal.incident_hours(ends[first:last], periods, until)
+    keep = [end not in dropped for end in ends[first:last]]
+    slot_index = {level: prepared[level][first:last] for level in levels}
+    model = {}
+    for kind in kinds:
+        points = [(end, value if kept else None) for end, value, kept in
+                  zip(ends[first:last], prepared[kind][first:last], keep)]
+        model[kind] = seasonal.train(points, kind, levels, slot_index)
+    return model
+
+
+def prepare(hours: Sequence[Hour], config: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """`hours` reduced once to what training reads (ends, each kind's usable value, each level's
+    slot), so the models of consecutive days, which share all but one day of their hours, do
+    not recompute them."""
+    min_attempts = config["ANOMALY_MIN_ATTEMPTS"]
+    levels = seasonal.chain(config["ANOMALY_SEASONALITY"])
+    prepared: dict[str, list[Any]] = {"ends": [hour.end for hour in hours]}
+    for kind in KINDS:
+        column = []
+        for hour in hours:
+            value, attempts = hour.value(kind)
+            usable = value is not None and (kind == "volume" or attempts >= min_attempts)
+            column.append(value if usable else None)
+        prepared[kind] = column
+    for level in levels:
+        prepared[level] = [seasonal.slot_of(level, end) for end in prepared["ends"]]
+    return prepared
+
+
+def scan_seasonal(hours: Sequence[Hour], start: datetime, end: datetime,
+                  config: Mapping[str, Any], periods: Sequence[seasonal.Period] = (),
+                  models: dict[datetime, dict[str, seasonal.Expectation]] | None = None,
+                  ) -> list[tuple[Hour, Verdict]]:
+    """`scan` against the seasonal model: every (hour, verdict) whose hour ends in [start, end].
+
+    Each hour is judged against its day's model (seasonal.day_of), taken from `models` (day ->
+    kind -> Expectation) or trained from `hours` (which then must reach back SEASONAL_WEEKS
+    before the first judged day) and kept there. Same order as `scan`: by kind, then time."""
+    models = {} if models is None else models
+    ends = [hour.end for hour in hours]
+    found = []
+    prepared = None
+    for hour in hours[bisect_left(ends, start):bisect_right(ends, end)]:
+        day = seasonal.day_of(hour.end)
+        model = models.get(day)
+        if model is None:
+            prepared = prepared or prepare(hours, config)
+            model = models[day] = train_source(hours, day, config, periods, KINDS, prepared)
+        for kind in KINDS:
+            value, attempts = hour.value(kind)
+            _, baseline = model[kind].baseline(hour.end)
+            verdict = judge(kind, value, attempts, baseline, config, model[kind].history)
+            if verdict is not None:
+                found.append((hour, verdict))
+    found.sort(key=lambda item: KINDS.index(item[1].kind))  # stable: time order within a kind
+    return found
 # endregion
 
 
@@ -226,6 +343,34 @@ def load_hourly(session: Session, start: datetime, end: datetime,
     return rows, collected
 
 
+def error_periods(session: Session, start: datetime, end: datetime,
+                  sources: Iterable[str] | None = None) -> dict[str, list[seasonal.Period]]:
+    """Per source, its stored alert occurrences of error severity (any kind) that overlap
+    [start, end], as (fired, resolved or None) periods: the incidents a seasonal model is not
+    trained on (api/status/seasonal.py)."""
+    periods: dict[str, list[seasonal.Period]] = {}
+    for period in fired_overlapping(session, start, end, sources):
+        if period["severity"] == "error" and period["source"] is not None:
+            periods.setdefault(period["source"], []).append((period["start"], period["end"]))
+    return periods
+
+
+def train_models(session: Session, config: Mapping[str, Any], days: Sequence[datetime],
+                 sources: Iterable[str] | None = None, kinds: Sequence[str] = KINDS,
+                 ) -> dict[str, dict[datetime, dict[str, seasonal.Expectation]]]:
+    """Per source, its seasonal model (of `kinds`) for each of `days`: ONE read of the hourly
+    rows the models are trained on, and one of the error incidents to leave out."""
+    after = min(days) - timedelta(weeks=config["SEASONAL_WEEKS"])
+    rows, collected = load_hourly(session, after, max(days), sources)
+    periods = error_periods(session, after, max(days), sources)
+    models = {}
+    for source, hours in build_series(rows, collected).items():
+        prepared = prepare(hours, config)
+        models[source] = {day: train_source(hours, day, config, periods.get(source, ()), kinds,
+                                            prepared) for day in days}
+    return models
+
+
 def anomaly_item(source: str, hour: Hour, verdict: Verdict) -> dict[str, Any]:
     """The JSON shape of the status document's anomalies, plus the hour it covers (start, end)."""
     digits = 1 if verdict.kind == "volume" else 4
@@ -245,20 +390,31 @@ def find_anomalies(session: Session, config: Mapping[str, Any], start: datetime,
     One SQL read of the hourly rows from `start` minus the baseline days to `end`; the rest is
     pure Python.
     """
-    span = timedelta(days=config["ANOMALY_BASELINE_DAYS"])
+    flat = config["ANOMALY_SEASONALITY"] == "none"
+    if flat:
+        span = timedelta(days=config["ANOMALY_BASELINE_DAYS"])
+    else:  # the first judged hour's model is trained on the weeks before its day
+        span = start - seasonal.day_of(start) + timedelta(weeks=config["SEASONAL_WEEKS"])
     rows, collected = load_hourly(session, start - span, end, sources)
+    periods = {} if flat else error_periods(session, start - span, end, sources)
     items = []
     for source, hours in build_series(rows, collected).items():
         judged = scoped(config, source, "anomaly")
+        found = (scan(hours, start, end, judged) if flat else
+                 scan_seasonal(hours, start, end, judged, periods.get(source, ())))
         items.extend(anomaly_item(source, hour, verdict)
-                     for hour, verdict in scan(hours, start, end, judged) if hour.end > start)
+                     for hour, verdict in found if hour.end > start)
     items.sort(key=lambda item: (item["source"], item["kind"]))
     items.sort(key=lambda item: item["detected_at"], reverse=True)
     return items
 
 
 CONFIG_KEYS = ("ANOMALY_BASELINE_DAYS", "ANOMALY_MIN_HISTORY_HOURS", "ANOMALY_MIN_ATTEMPTS",
-               "ANOMALY_THRESHOLD")
+               "ANOMALY_THRESHOLD", "ANOMALY_SEASONALITY", "SEASONAL_WEEKS")
+MODEL_KEYS = ("ANOMALY_MIN_ATTEMPTS", "ANOMALY_SEASONALITY", "SEASONAL_WEEKS")
+"""The settings a seasonal model is trained with (the threshold only judges against it)."""
+MODEL_REFRESH_SECONDS = 3600
+"""A cached seasonal model is retrained at least this often (new incidents to leave out)."""
 
 
 class AnomalyCache:
@@ -271,11 +427,33 @@ class AnomalyCache:
     lengths) read in one aggregate over the (metric_type, timestamp) range: a new, deleted or
     replaced row changes it (SQLite may reuse a deleted max id, hence the weighted sums).
     One entry: anomalies change about once an hour. Answers are copied out, never shared.
+
+    It also keeps the seasonal models of the days the newest answer judged (`models`), keyed by
+    those days, MODEL_KEYS and a fingerprint of their training rows: a new hour re-reads only
+    the last day's rows, and the models are retrained when a day turns or a training row
+    changes (a backfill), and at least every MODEL_REFRESH_SECONDS, which is how a newly
+    stored incident leaves the training: never at every status computation. Models are
+    read-only once built.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entry: tuple[Any, list[dict[str, Any]]] | None = None
+        self._models: tuple[Any, Any, float] | None = None
+
+    def models(self, key: Any) -> tuple[Any, float] | None:
+        """(models, when built: time.monotonic) if built for `key` within the refresh time."""
+        with self._lock:
+            entry = self._models
+        if entry is None or entry[0] != key or time.monotonic() - entry[2] > MODEL_REFRESH_SECONDS:
+            return None
+        return entry[1], entry[2]
+
+    def put_models(self, key: Any, models: Any) -> tuple[Any, float]:
+        built = time.monotonic()
+        with self._lock:
+            self._models = (key, models, built)
+        return models, built
 
     def get(self, key: Any) -> list[dict[str, Any]] | None:
         with self._lock:
@@ -324,6 +502,8 @@ def current_anomalies(session: Session, config: Mapping[str, Any], now: datetime
     if newest is None:
         return []
     first = newest - timedelta(hours=SINCE_HOURS)
+    if config["ANOMALY_SEASONALITY"] != "none":
+        return _current_seasonal(session, config, newest, first, cache)
     span = timedelta(days=config["ANOMALY_BASELINE_DAYS"])
     key = None
     if cache is not None:
@@ -334,22 +514,61 @@ def current_anomalies(session: Session, config: Mapping[str, Any], now: datetime
         cached = cache.get(key)
         if cached is not None:
             return cached
-    items = _current(session, config, newest, first, span)
+    rows, collected = load_hourly(session, first - span, newest)
+    items = _current(config, newest, first, build_series(rows, collected),
+                     lambda hours, start, end, judged, source: scan(hours, start, end, judged))
     if cache is not None:
         cache.put(key, items)
     return items
 
 
-def _current(session: Session, config: Mapping[str, Any], newest: datetime, first: datetime,
-             span: timedelta) -> list[dict[str, Any]]:
-    rows, collected = load_hourly(session, first - span, newest)
+def _current_seasonal(session: Session, config: Mapping[str, Any], newest: datetime,
+                      first: datetime, cache: AnomalyCache | None) -> list[dict[str, Any]]:
+    """current_anomalies against the seasonal models of the judged days (at most two: the
+    SINCE_HOURS before the newest hour), kept in `cache` between computations."""
+    days = sorted({seasonal.day_of(first), seasonal.day_of(newest)})
+    after = days[0] - timedelta(weeks=config["SEASONAL_WEEKS"])
+    if cache is None:  # one read of the training weeks; a day's model only when judged
+        rows, collected = load_hourly(session, after, newest)
+        periods = error_periods(session, after, newest)
+        trained: dict[str, dict] = {}
+        return _current(config, newest, first, build_series(rows, collected),
+                        lambda hours, start, end, judged, source: scan_seasonal(
+                            hours, start, end, judged, periods.get(source, ()),
+                            trained.setdefault(source, {})))
+    book = rules_of(config)
+    model_key = (tuple(days), tuple(config[name] for name in MODEL_KEYS),
+                 hourly_fingerprint(session, after, days[-1]))
+    found = cache.models(model_key)
+    if found is None:
+        found = cache.put_models(model_key, train_models(session, config, days))
+    models, built = found
+    key = (newest, tuple(config[name] for name in CONFIG_KEYS),
+           book.fingerprint() if book is not None else None, model_key, built,
+           hourly_fingerprint(session, first, newest))
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    rows, collected = load_hourly(session, first, newest)
+    series = build_series(rows, collected, present=models)
+    items = _current(config, newest, first, series,
+                     lambda hours, start, end, judged, source: scan_seasonal(
+                         hours, start, end, judged, models=dict(models.get(source, {}))))
+    cache.put(key, items)
+    return items
+
+
+def _current(config: Mapping[str, Any], newest: datetime, first: datetime,
+             series: Mapping[str, list[Hour]], judge_range) -> list[dict[str, Any]]:
+    """The newest hour's anomalies of each source's `series`, with `since`; `judge_range(hours,
+    start, end, config, source)` is scan or scan_seasonal."""
     items = []
-    for source, hours in build_series(rows, collected).items():
+    for source, hours in series.items():
         judged = scoped(config, source, "anomaly")
-        if hours[-1].end != newest or not scan(hours, newest, newest, judged):
+        if hours[-1].end != newest or not judge_range(hours, newest, newest, judged, source):
             continue  # judging the earlier hours only matters for an ongoing anomaly
         flagged = {(hour.end, verdict.kind): verdict
-                   for hour, verdict in scan(hours, first, newest, judged)}
+                   for hour, verdict in judge_range(hours, first, newest, judged, source)}
         for kind in KINDS:
             verdict = flagged.get((newest, kind))
             if verdict is None:

@@ -10,7 +10,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from api.timeutil import floor_hour, isoformat, utcnow
+from api.timeutil import UTC, floor_hour, isoformat, utcnow
 from dashboard import ids
 from tests.browser.fixtures import foreign_resources, screenshot, start_app, text
 from tests.browser.support import wait_for, write_hourly
@@ -104,6 +104,37 @@ def test_controls_change_charts_and_the_url_reopens_the_view(browser, app):
     assert checked.get_attribute("value") == "7d"
     assert browser.find_element(By.CSS_SELECTOR, f"#{ids.BUCKET} input:checked") \
         .get_attribute("value") == "hour"
+
+    # The geocoding chart shades a source's expected band under its line once the source has
+    # enough history (ANOMALY_MIN_HISTORY_HOURS before the day): give punch 4 more days.
+    older_history(app.database_url, "punch", days=4)
+    browser.get(link)
+    band = wait_for(lambda: [t for t in traces(browser, ids.TREND_GEO) or []
+                             if t["name"] == "punch expected band" and t["y"]], 15,
+                    "the expected band of punch is drawn")
+    assert all(0 <= y <= 1 for y in band[0]["y"])
+
+
+def older_history(database_url: str, source: str, days: int) -> None:
+    """`days` of normal hourly rows of `source` before the oldest seeded hour."""
+    from sqlalchemy import func, insert, select
+
+    from api.storage.db import Database
+    from api.storage.models import DataQualityMetric as M
+
+    db = Database(database_url)
+    try:
+        with db.session() as session:
+            oldest = session.scalar(select(func.min(M.timestamp)).where(M.metric_type == "hourly"))
+            oldest = oldest.replace(tzinfo=oldest.tzinfo or UTC)
+            session.execute(insert(M), [
+                {"timestamp": oldest - timedelta(hours=back), "window_seconds": 3600,
+                 "metric_type": "hourly", "source": source, "geocoding_attempts": 20,
+                 "geocoding_successes": 19, "validation_attempts": 20, "validation_passes": 19,
+                 "status": "healthy", "created_at": oldest}
+                for back in range(1, days * 24 + 1)])
+    finally:
+        db.dispose()
 
 
 def test_csv_download_has_exactly_the_rows_shown(browser, app):
