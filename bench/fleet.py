@@ -336,7 +336,7 @@ def measure(port: int, pid: int, n: int, processes: int, changes: int) -> dict[s
                 server_cpu = cpu_seconds(pids)
             ask_all(pipes, ("arm", i), "armed")
             sent = time.time()
-            response = session.post(url, json=metric_body(i), headers=auth, timeout=30)
+            response = session.post(url, json=metric_body(i), headers=auth, timeout=120)
             assert response.status_code == 201, response.text
             committed = parse_iso(response.json()["items"][0]["created_at"]).timestamp()
             last = 0.0
@@ -445,15 +445,22 @@ def main() -> int:
                 try:
                     base = measure(single.port, single.process.pid, n,
                                    args.client_processes, changes)
+                except (TimeoutError, requests.RequestException, ConnectionError) as exc:
+                    lines.append(f"| 1 worker, SQLite | {n:,} | failed: {exc!r} |")
                 finally:
                     single.stop()
-                lines.append(row("1 worker, SQLite (`app.py serve`)", base, None))
+                if base is not None:
+                    lines.append(row("1 worker, SQLite (`app.py serve`)", base, None))
                 print(lines[-1], flush=True)
             # Per worker: the whole fleet could land on one worker (the kernel hands each
             # connection to whichever worker accepts first), so no socket is refused here.
             server = Gunicorn(pg_url, workers, ws_max_per_worker=n + 50)
             try:
                 result = measure(server.port, server.pid, n, args.client_processes, changes)
+            except (TimeoutError, requests.RequestException, ConnectionError) as exc:
+                lines.append(f"| {workers} workers, PostgreSQL | {n:,} | failed: {exc!r} |")
+                print(lines[-1], flush=True)
+                continue
             finally:
                 server.stop()
             lines.append(row(f"{workers} workers, PostgreSQL (README command)", result, base))
