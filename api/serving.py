@@ -14,13 +14,22 @@ instead of waiting out the graceful timeout.
 
 Several workers or hosts: run gunicorn yourself, as README shows (`gunicorn_command` is that
 command); with PostgreSQL they all hear every change through LISTEN/NOTIFY.
+
+Metrics across workers: three more hooks put prometheus-client in its multiprocess mode
+whenever gunicorn runs with this config (api/telemetry.py): the master points
+PROMETHEUS_MULTIPROC_DIR at a fresh directory before forking any worker (or empties the one it
+was given), marks each exited worker dead (its live gauges, such as open sockets, drop out),
+and removes the directory it made when it exits.
 """
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import resource
+import shutil
 import sys
+import tempfile
 from typing import Any, Mapping
 
 from api.settings import REPO_ROOT, SETTINGS, load_config
@@ -124,11 +133,45 @@ def raise_fd_limit(needed: int) -> tuple[int, int]:
 
 # region: gunicorn hooks (this module is gunicorn's config file; only hook names are read)
 
+# prometheus-client's own variable (api.telemetry.MULTIPROC_ENV). Not imported from there: this
+# module is loaded by the gunicorn master before `on_starting`, and importing prometheus_client
+# before the variable is set would fix single-process mode in every worker forked later.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_made_metrics_dir: list[str] = []  # the directory `on_starting` created, for `on_exit`
+
 
 def on_starting(server) -> None:
-    """In the master, before any worker forks (they inherit it): raise the open-file limit."""
+    """In the master, before any worker (they inherit both): the open-file limit raised
+    (`raise_fd_limit`), and the directory every worker writes its metrics to.
+
+    A directory given in PROMETHEUS_MULTIPROC_DIR is used, with the files of an earlier run
+    removed (their counters would be added to this run's); otherwise a fresh one is made.
+    """
     ws_max = load_config()["WS_MAX_CONNECTIONS"]
     raise_fd_limit(fds_needed(ws_max, server.cfg.worker_connections))
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        os.makedirs(given, exist_ok=True)
+        for stale in glob.glob(os.path.join(given, "*.db")):
+            os.remove(stale)
+        return
+    made = tempfile.mkdtemp(prefix="pipewatch-metrics-")
+    _made_metrics_dir.append(made)
+    os.environ[MULTIPROC_ENV] = made
+
+
+def child_exit(server, worker) -> None:
+    """A worker has exited: its live gauges (open sockets, ...) leave the sums; counters stay."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server) -> None:
+    """The master ends: remove the metrics directory it made (not one it was given)."""
+    for made in _made_metrics_dir:
+        shutil.rmtree(made, ignore_errors=True)
+
 
 
 def post_worker_init(worker) -> None:

@@ -40,6 +40,16 @@ def parse_iso(text: str) -> datetime:
         raise ValueError(f"timestamp out of range: {text[:40]!r}") from None
 
 
+def age_seconds(text: object, now: datetime | None = None) -> float | None:
+    """Seconds from the ISO time `text` to `now`; None when `text` is not such a time (it may
+    come from a client: never an error)."""
+    try:
+        moment = parse_iso(text)  # type: ignore[arg-type]
+    except ValueError:
+        return None
+    return ((now or utcnow()) - moment).total_seconds()
+
+
 def floor_time(moment: datetime, seconds: int) -> datetime:
     """The start of the `seconds`-long slot (aligned to the Unix epoch) holding `moment`."""
     epoch = int(moment.timestamp())

@@ -12,6 +12,9 @@
  *             into the layout as it arrives (Dash runs callbacks only after plotly.js loads).
  * freshness   every second -> connection pill, "updated N s ago", ages, stale marks, banner.
  * dataVersion status store -> a value that changes only when a new hour of metrics exists.
+ * report      every `report_s` s while the socket is open: a text frame telling the server the
+ *             timestamp of the status shown (metrics: page-seconds by mode, data age). A page
+ *             that polls says the same through its poll (the `shown` field of its conn store).
  *
  * Dash calls these as clientside callbacks (dashboard/clientside.py wires them). Everything
  * decided lives on the server: statuses and totals in the status document, timings, panels,
@@ -180,6 +183,7 @@
       var doc = JSON.parse(wsMessage.data);
       if (newer(doc, status)) {
         out.status = { doc: doc, received_at: now, via: "socket" };
+        c.shown = doc.timestamp;
       }
     }
 
@@ -190,6 +194,7 @@
         c.dbError = null;
         if (newer(pollResult.doc, status)) {
           out.status = { doc: pollResult.doc, received_at: now, via: pollResult.via };
+          c.shown = pollResult.doc.timestamp;
         } else if (status && status.doc) {
           out.status = Object.assign({}, status, { received_at: now });
         }
@@ -220,6 +225,18 @@
 
     var changed = JSON.stringify(c) !== before;
     return [out.url, out.pollDisabled, out.kick, changed ? c : noUpdate(), out.status];
+  }
+
+  // The page's report on its socket, every cfg.report_s ticks while the socket is open (never
+  // while closed: setting `send` then would make the component reconnect behind the machine's
+  // back). Each frame's text differs (the tick), so the component sends every one.
+  function report(tick, conn, status, cfg, wsState) {
+    if (!conn || conn.state !== "connected" || !tick || tick % cfg.report_s !== 0 ||
+        (wsState && wsState.readyState !== OPEN)) {
+      return noUpdate();
+    }
+    var shown = status && status.doc ? status.doc.timestamp : null;
+    return JSON.stringify({ type: "report", shown: shown, tick: tick });
   }
   // endregion
 
@@ -709,7 +726,7 @@
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     pipewatch: {
       machine: machine, render: render, freshness: freshness, dataVersion: dataVersion,
-      paintLayout: paintLayout,
+      paintLayout: paintLayout, report: report,
       customBox: customBox, act: act, untilBox: untilBox, alertsVersion: alertsVersion,
       _backoffMs: backoffMs, _socketUrl: socketUrl
     }

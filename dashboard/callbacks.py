@@ -15,9 +15,10 @@ from dash import Input, Output, Patch, State, ctx, no_update
 
 from api import queries
 from api.status.series import SeriesError
-from api.timeutil import isoformat, utcnow
+from api.timeutil import age_seconds, isoformat, utcnow
 from dashboard import figures, ids
 from dashboard.components import shading_legend
+from dashboard.pageconfig import POLL_MS
 from dashboard.urlstate import Selection, from_query, selection_from_controls, to_query, window
 
 log = logging.getLogger(__name__)
@@ -26,21 +27,30 @@ POLL_TRIGGERS = (ids.POLL, ids.POLL_KICK)
 
 
 # region status poll
-def poll_body(runtime, trigger: str | None, now: datetime | None = None) -> dict[str, Any]:
+def poll_body(runtime, trigger: str | None, now: datetime | None = None,
+              conn: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The status for a page in polling mode (or a manual refresh): {ok, doc | error, at, via}.
 
     Polls (timer or the state machine's kick) are counted in `pipewatch_polls_total`; the
     refresh button is not a poll. A database fault is an answer too (ok False): HTTP works, so
     the page says what failed instead of calling itself disconnected. `via` ("poll" or
     "refresh") is what the page says its numbers came by.
+
+    The timer's poll is also the polling page's report (api/telemetry.py `page_report`): one
+    poll interval of page-seconds in polling mode, and the age of the status it showed when it
+    asked (`shown` in its connection store `conn`, the store's small state, not the document).
     """
     from api.status.document import current_status
 
     polling = trigger in POLL_TRIGGERS
     via = "poll" if polling else "refresh"
+    now = now or utcnow()
     if polling:
         runtime.telemetry.polls.inc()
-    at = isoformat(now or utcnow())
+    if trigger == ids.POLL:
+        shown = conn.get("shown") if isinstance(conn, Mapping) else None
+        runtime.telemetry.page_report("polling", POLL_MS / 1000, age_seconds(shown, now))
+    at = isoformat(now)
     try:
         doc = current_status(runtime, caller="poll" if polling else "refresh")
     except Exception as exc:  # noqa: BLE001 - shown on the page as a banner, never a traceback
@@ -198,9 +208,10 @@ def register(app: dash.Dash) -> None:
 
     @app.callback(Output(ids.POLL_RESULT, "data"),
                   Input(ids.POLL, "n_intervals"), Input(ids.POLL_KICK, "data"),
-                  Input(ids.REFRESH, "n_clicks"), prevent_initial_call=True)
-    def _poll(_n, _kick, _clicks):
-        return poll_body(get_runtime(), ctx.triggered_id)
+                  Input(ids.REFRESH, "n_clicks"), State(ids.CONN, "data"),
+                  prevent_initial_call=True)
+    def _poll(_n, _kick, _clicks, conn):
+        return poll_body(get_runtime(), ctx.triggered_id, conn=conn)
 
     controls = [Input(ids.RANGE, "value"), Input(ids.CUSTOM_START, "value"),
                 Input(ids.CUSTOM_END, "value"), Input(ids.SOURCES_PICK, "value"),

@@ -13,6 +13,9 @@
 - `act`: a card's button, or the dialog's Send/Cancel -> the dialog, and the REST call that
   acts on the alert (dashboard/acting.py), whose refusal is shown as the API said it.
 - `untilBox`: the silence's time field shows only when "until…" is chosen.
+- `report`: tick -> every `report_s` seconds while the socket is open, a small text frame
+  on it saying the timestamp of the status shown (the server counts page-seconds by mode and
+  the data's age; a polling page's report rides on its poll, dashboard/callbacks.py).
 - `alertsVersion`: status store -> a value that changes when an open alert appears, goes, or
   changes state or severity (the history panel reloads then).
 """
@@ -90,6 +93,14 @@ def register(app: dash.Dash) -> None:
         Output(ids.ALERTS_VERSION, "data"),
         Input(ids.STATUS, "data"),
         State(ids.ALERTS_VERSION, "data"),
+    )
+    app.clientside_callback(
+        _fn("report"),
+        Output(ids.WS, "send"),
+        Input(ids.TICK, "n_intervals"),
+        [State(ids.CONN, "data"), State(ids.STATUS, "data"), State(ids.CONFIG, "data"),
+         State(ids.WS, "state")],
+        prevent_initial_call=True,
     )
     app.clientside_callback(
         _fn("customBox"),

@@ -42,6 +42,9 @@ SILENCE_HEARTBEATS = 2
 SILENCE_MARGIN_S = 5
 """A socket is trusted while its last message is at most SILENCE_HEARTBEATS heartbeats plus
 SILENCE_MARGIN_S old: one late heartbeat is tolerated, two missed are not."""
+REPORT_S = 30
+"""A page with a socket reports its mode and the age of what it shows this often, in one small
+text frame (api/live/websocket.py `PageReports`); a polling page reports on each poll."""
 POLL_STALE_POLLS = 3
 """Without a trusted socket, live numbers older than this many poll intervals are stale."""
 DEFAULT_METRICS_CADENCE_S = 300
@@ -122,6 +125,7 @@ def page_config(config: Mapping[str, Any], requests_prefix: str, routes_prefix: 
         "logout_path": root + "logout",
         "site_root": root,
         "poll_ms": POLL_MS,
+        "report_s": REPORT_S,
         "silence_ms": silence_ms(config["WS_HEARTBEAT_SECONDS"]),
         "poll_stale_ms": POLL_STALE_POLLS * POLL_MS,
         "metrics_stale_ms": metrics_stale_s(config["COLLECTOR_INTERVAL_SECONDS"]) * 1000,

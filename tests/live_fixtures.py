@@ -2,7 +2,8 @@
 and writes that do not go through the app.
 
 `ProductionServer` runs `python app.py serve` (gunicorn, one gevent worker) as a subprocess on
-a free loopback port, with settings in the environment, and always kills it in `stop()`.
+a free loopback port, with settings in the environment, and always kills it in `stop()`; with
+`workers=N` it runs README's several-worker command (api.serving.gunicorn_command) instead.
 """
 from __future__ import annotations
 
@@ -52,8 +53,8 @@ def _soft_fd_limit(soft: Optional[int]) -> Optional[Callable[[], None]]:
 class ProductionServer:
     """`python app.py serve` on a free port; `.url`, `.ws_url`, `.metrics()`, `.stop()`."""
 
-    def __init__(self, database_url: str, *, fd_soft_limit: Optional[int] = None,
-                 **settings: Any) -> None:
+    def __init__(self, database_url: str, *, workers: int = 1,
+                 fd_soft_limit: Optional[int] = None, **settings: Any) -> None:
         """`fd_soft_limit`: start the server with this soft RLIMIT_NOFILE (as a login shell's
         1,024 would), to see what the server makes of it."""
         self.port = free_port()
@@ -66,7 +67,20 @@ class ProductionServer:
         env.update({name: str(value) for name, value in settings.items()})
         self.log_path = f"/tmp/pipewatch-serve-{self.port}.log"
         self._log = open(self.log_path, "wb")
-        self.process = subprocess.Popen([sys.executable, "app.py", "serve"], cwd=REPO_ROOT,
+        command = [sys.executable, "app.py", "serve"]
+        if workers > 1:
+            from api.serving import gunicorn_command
+            from api.settings import load_config
+            from api.storage import migrate
+
+            # `serve` migrates before gunicorn starts; workers starting together must not race
+            db = Database(database_url)
+            try:
+                migrate.upgrade(db.engine)
+            finally:
+                db.dispose()
+            command = gunicorn_command(load_config(environ=env), workers)
+        self.process = subprocess.Popen(command, cwd=REPO_ROOT,
                                         env=env, stdout=self._log, stderr=subprocess.STDOUT,
                                         start_new_session=True,
                                         preexec_fn=_soft_fd_limit(fd_soft_limit))
@@ -98,6 +112,12 @@ class ProductionServer:
         children = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True,
                                   text=True).stdout.split()
         return int(children[0])
+
+    def worker_pids(self) -> list[int]:
+        """Every gunicorn worker of this server now."""
+        children = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True,
+                                  text=True).stdout.split()
+        return sorted(int(child) for child in children)
 
     def metrics(self) -> dict[str, float]:
         """GET /metrics as {'name{labels}': value}."""

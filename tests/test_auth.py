@@ -79,7 +79,8 @@ def poll_request() -> dict:
             "inputs": [{"id": ids.POLL, "property": "n_intervals", "value": 1},
                        {"id": ids.POLL_KICK, "property": "data", "value": 0},
                        {"id": ids.REFRESH, "property": "n_clicks", "value": None}],
-            "changedPropIds": [f"{ids.POLL}.n_intervals"], "state": []}
+            "changedPropIds": [f"{ids.POLL}.n_intervals"],
+            "state": [{"id": ids.CONN, "property": "data", "value": {"state": "polling-fallback"}}]}
 
 
 def test_without_a_read_token_everything_stays_open(client):

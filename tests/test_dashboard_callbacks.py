@@ -135,6 +135,13 @@ def test_page_links_only_stylesheets_the_app_serves(client):
 
 def test_poll_callback_over_http_as_the_browser_calls_it(client, runtime):
     before = polls(runtime)
+    seconds = sample(runtime, "pipewatch_page_seconds_total", mode="polling")
+    ages = sample(runtime, "pipewatch_page_data_age_seconds_count", mode="polling")
+    under_30 = sample(runtime, "pipewatch_page_data_age_seconds_bucket", mode="polling",
+                      le="30.0")
+    under_60 = sample(runtime, "pipewatch_page_data_age_seconds_bucket", mode="polling",
+                      le="60.0")
+    shown = (datetime.now(timezone.utc) - timedelta(seconds=40)).isoformat()
     payload = {
         "output": f"{ids.POLL_RESULT}.data",
         "outputs": {"id": ids.POLL_RESULT, "property": "data"},
@@ -142,13 +149,37 @@ def test_poll_callback_over_http_as_the_browser_calls_it(client, runtime):
                    {"id": ids.POLL_KICK, "property": "data", "value": 0},
                    {"id": ids.REFRESH, "property": "n_clicks", "value": None}],
         "changedPropIds": [f"{ids.POLL}.n_intervals"],
-        "state": [],
+        "state": [{"id": ids.CONN, "property": "data",
+                   "value": {"state": "polling-fallback", "shown": shown}}],
     }
     response = client.post("/_dash-update-component", json=payload)
     assert response.status_code == 200
     data = response.get_json()["response"][ids.POLL_RESULT]["data"]
     assert data["ok"] is True and "overall_status" in data["doc"]
     assert polls(runtime) == before + 1
+    # The timer's poll is the polling page's report: one poll interval in polling mode, and
+    # the age of the status it showed (40 s old by this server's clock).
+    assert sample(runtime, "pipewatch_page_seconds_total", mode="polling") == seconds + 5
+    assert sample(runtime, "pipewatch_page_data_age_seconds_count", mode="polling") == ages + 1
+    assert sample(runtime, "pipewatch_page_data_age_seconds_bucket", mode="polling",
+                  le="30.0") == under_30
+    assert sample(runtime, "pipewatch_page_data_age_seconds_bucket", mode="polling",
+                  le="60.0") == under_60 + 1
+
+
+def sample(runtime, name: str, **labels: str) -> float:
+    return runtime.telemetry.registry.get_sample_value(name, labels) or 0.0
+
+
+def test_a_page_report_with_no_usable_time_counts_the_seconds_only(runtime):
+    """What the page sends is the client's: junk in `shown` is no error and no age."""
+    ages = sample(runtime, "pipewatch_page_data_age_seconds_count", mode="polling")
+    seconds = sample(runtime, "pipewatch_page_seconds_total", mode="polling")
+    for conn in (None, {"shown": "yesterday"}, {"shown": 17}, ["x"]):
+        assert callbacks.poll_body(runtime, ids.POLL, conn=conn)["ok"] is True
+    callbacks.poll_body(runtime, ids.POLL_KICK, conn={"shown": "2026-01-01T00:00:00Z"})
+    assert sample(runtime, "pipewatch_page_data_age_seconds_count", mode="polling") == ages
+    assert sample(runtime, "pipewatch_page_seconds_total", mode="polling") == seconds + 20
 
 
 def test_the_layout_hands_its_status_to_the_browser_and_formats_none_of_it(client, runtime):

@@ -57,6 +57,38 @@ def test_mailbox_keeps_only_the_newest_message():
     assert mailbox.take() == Close(1001, "bye"), "a close order is never overwritten"
 
 
+def test_a_mailbox_keeps_when_its_unsent_change_was_heard():
+    """Delivery latency runs from the first change a frame carries: a heartbeat (no time)
+    replacing an unread change still carries that change; a taken message's time is gone."""
+    mailbox = Mailbox(threading.Event())
+    mailbox.put("change", heard=10.0)
+    mailbox.put("newer change", heard=12.0)
+    mailbox.put("heartbeat")
+    assert mailbox.take_timed() == ("heartbeat", 10.0)
+    mailbox.put("heartbeat")
+    assert mailbox.take_timed() == ("heartbeat", None)
+
+
+def test_a_change_is_timed_from_when_the_hub_heard_it(build):
+    app = build()
+    runtime, hub, _client = parts(app)
+    mailbox = hub.subscribe(threading.Event(), limit=10)
+    try:
+        next_message(mailbox)  # the first status: no change behind it, not timed
+        heard = time.monotonic()
+        write(runtime)
+        deadline = time.monotonic() + 10
+        while True:
+            mailbox.wake.wait(0.05)
+            message, when = mailbox.take_timed()
+            if when is not None:
+                break
+            assert time.monotonic() < deadline, "no timed change in time"
+        assert heard <= when <= time.monotonic() and message is not None
+    finally:
+        hub.unsubscribe(mailbox)
+
+
 def test_nothing_runs_until_the_first_subscriber(build):
     def running(name: str) -> int:  # other tests' apps may run theirs: count, do not assume none
         return sum(thread.name == name for thread in threading.enumerate())

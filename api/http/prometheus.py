@@ -8,6 +8,7 @@ from api.runtime import get_runtime
 
 
 def metrics():
-    """This process's counters; the read guard (api/auth.py) asks for the read token if set."""
-    registry = get_runtime().telemetry.registry
+    """The server's counters (every worker's under gunicorn: api/telemetry.py); the read guard
+    (api/auth.py) asks for the read token if set."""
+    registry = get_runtime().telemetry.exposition_registry
     return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

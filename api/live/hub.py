@@ -16,6 +16,10 @@ move on). A recomputation whose content did not change (same `seq`) is not sent 
 heartbeat is due, so a change heard twice (from the writer and from the change feed) reaches a
 client once.
 
+Delivery latency: `notify()` notes when the first unserved change was heard; the broadcast that
+sends it hands that moment to each mailbox with the text, and each socket's handler observes
+`pipewatch_delivery_seconds` once its frame is written (api/live/websocket.py).
+
 The broadcaster and the change feed start with the first subscriber: an app nobody watches
 (the command line, most tests) runs no extra thread and holds no LISTEN connection.
 """
@@ -58,30 +62,38 @@ class Mailbox:
     greenlet switches each). Anything the socket does not take at once goes the usual way.
     """
 
-    __slots__ = ("_lock", "_message", "wake", "_direct", "_busy")
+    __slots__ = ("_lock", "_message", "_heard", "wake", "_direct", "_busy")
 
     def __init__(self, wake: threading.Event,
                  direct: Optional[Callable[[str], Optional[bool]]] = None) -> None:
         self._lock = threading.Lock()
         self._message: Optional[Message] = None
+        self._heard: Optional[float] = None
         self.wake = wake
         # direct(text): True written whole, False partly (the socket keeps the rest for its
         # handler, which must be woken), None nothing written (send it the usual way).
         self._direct = direct
         self._busy = False  # the handler took a message and has not finished sending it
 
-    def put(self, message: Message) -> bool:
-        """Replace the held message; True when an unread one was dropped for it."""
+    def put(self, message: Message, heard: Optional[float] = None) -> bool:
+        """Replace the held message; True when an unread one was dropped for it.
+
+        `heard` (time.monotonic()) is when the change this message carries was heard; a newer
+        message replacing an unread change still carries that change, so the earlier moment
+        is kept.
+        """
         with self._lock:
             dropped = self._message is not None and not isinstance(self._message, Close)
             if not isinstance(self._message, Close):  # a close order is never overwritten
                 self._message = message
+                if heard is not None and (self._heard is None or heard < self._heard):
+                    self._heard = heard
         self.wake.set()
         return dropped
 
-    def offer(self, text: str) -> str:
-        """Hand over a status: "sent" (written to the socket already), else as `put`:
-        "dropped" (an unread one replaced) or "queued"."""
+    def offer(self, text: str, heard: Optional[float] = None) -> str:
+        """Hand over a status: "sent" (written to the socket already: the caller times its
+        delivery), else as `put`: "dropped" (an unread one replaced) or "queued"."""
         if self._direct is not None:
             with self._lock:
                 # Only when nothing older is waiting or being sent: frames stay in order.
@@ -92,14 +104,20 @@ class Mailbox:
             if written is False:  # the socket holds the frame's rest: its handler sends it
                 self.wake.set()
                 return "sent"
-        return "dropped" if self.put(text) else "queued"
+        return "dropped" if self.put(text, heard) else "queued"
 
     def take(self) -> Optional[Message]:
         """The held message (emptying the mailbox), or None; `done()` once it is sent."""
+        return self.take_timed()[0]
+
+    def take_timed(self) -> tuple[Optional[Message], Optional[float]]:
+        """The held message and when its change was heard (None: no change, e.g. a heartbeat);
+        `done()` once it is sent."""
         with self._lock:
             message, self._message = self._message, None
+            heard, self._heard = self._heard, None
             self._busy = message is not None
-        return message
+        return message, heard
 
     def done(self) -> None:
         """The handler has sent what it took: direct writes may go ahead again."""
@@ -133,11 +151,14 @@ class Hub:
         self._last_sent = 0.0
         self._last_change_sent = float("-inf")
         self._failing = False
+        self._heard: Optional[float] = None  # when the first change not yet broadcast was heard
 
     # region: called by writers, sockets and the runtime
 
     def notify(self) -> None:
         """Something committed may have changed the status; cheap, callable from any thread."""
+        if self._heard is None:
+            self._heard = time.monotonic()
         self._dirty.set()
 
     def subscribe(self, wake: threading.Event, limit: int,
@@ -203,8 +224,9 @@ class Hub:
                 if wait > 0 and self._stopping.wait(wait):
                     return
                 self._dirty.clear()
+            heard, self._heard = (self._heard, None) if changed else (None, self._heard)
             try:
-                self._broadcast()
+                self._broadcast(heard)
             except Exception as exc:  # noqa: BLE001 - the broadcaster outlives any one failure
                 report_thread_error(exc)
             if changed and self._after_change is not None:
@@ -215,7 +237,7 @@ class Hub:
             return None  # nobody listens and nothing is cached: sleep until notified
         return max(0.0, self._last_sent + self._heartbeat - time.monotonic())
 
-    def _broadcast(self) -> None:
+    def _broadcast(self, heard: Optional[float] = None) -> None:
         if not self._mailboxes:
             self._latest = None  # a later subscriber gets a fresh computation, not an old one
             self._last_sent = time.monotonic()
@@ -245,7 +267,13 @@ class Hub:
         if not send:
             self._telemetry.broadcasts.labels("unchanged").inc()
             return
-        outcomes = [mailbox.offer(text) for mailbox in targets]
+        heard = heard if changed else None  # a change heard twice is timed on its first send
+        outcomes = []
+        for mailbox in targets:
+            outcome = mailbox.offer(text, heard)
+            if outcome == "sent" and heard is not None:  # written here: no handler times it
+                self._telemetry.delivery_seconds.observe(time.monotonic() - heard)
+            outcomes.append(outcome)
         dropped = outcomes.count("dropped")
         written = outcomes.count("sent")
         self._sent_seq = seq

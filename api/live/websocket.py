@@ -11,13 +11,17 @@ PIPEWATCH_READ_TOKEN set, a handshake with neither its `Authorization: Bearer` n
 cookie of api/auth.py (what a browser sends) gets 401.
 After the upgrade: beyond WS_MAX_CONNECTIONS open sockets the handshake is accepted and closed
 at once with 1013 and a reason, so a client knows to poll instead of retrying blindly. Inbound
-frames are capped at WS_MAX_MESSAGE_BYTES (1009 beyond); a text `ping` gets `pong`; anything
-else is ignored. The handler ends as soon as the peer goes, cleanly or not, freeing the slot.
+frames are capped at WS_MAX_MESSAGE_BYTES (1009 beyond); a text `ping` gets `pong`; a page's
+report (`{"type": "report", "shown": "<timestamp of the status it shows>"}`, see `PageReports`)
+is counted in the metrics; anything else is ignored. The handler ends as soon as the peer goes,
+cleanly or not, freeing the slot.
 """
 from __future__ import annotations
 
+import json
 import os
 import threading
+import time
 from typing import Callable, Optional
 
 from flask import Blueprint, Flask, current_app, request
@@ -28,6 +32,7 @@ from api.auth import require_read_token, same_site_request
 from api.errors import ApiError
 from api.live.hub import Close, Hub, Mailbox
 from api.runtime import get_runtime
+from api.timeutil import age_seconds
 
 IDLE_WAIT_SECONDS = 30.0  # the handler wakes at least this often even if nothing happens
 
@@ -210,24 +215,76 @@ def pipeline_status_socket(ws) -> None:
         get_hub().unsubscribe(mailbox)
 
 
+class PageReports:
+    """One socket's page reports: page-seconds in socket mode, and the age of what it shows.
+
+    The dashboard sends a report every few seconds (assets/pipewatch.js `report`); scripts do
+    not, so they are not counted as pages. The seconds are measured here, on this socket (from
+    its opening or its previous report), never taken from the page; the age is this server's
+    clock minus the shown document's `timestamp`, so the browser's clock does not matter.
+    At the close, a socket that reported counts its last seconds too.
+    """
+
+    __slots__ = ("_telemetry", "_since", "_reported")
+
+    def __init__(self, telemetry) -> None:
+        self._telemetry = telemetry
+        self._since = time.monotonic()
+        self._reported = False
+
+    def receive(self, text: str) -> bool:
+        """Count `text` if it is a report; False when it is not one."""
+        try:
+            report = json.loads(text)
+        except ValueError:
+            return False
+        if not isinstance(report, dict) or report.get("type") != "report":
+            return False
+        self._reported = True
+        self._telemetry.page_report("socket", self._elapsed(), age_seconds(report.get("shown")))
+        return True
+
+    def close(self) -> None:
+        if self._reported:
+            self._telemetry.page_report("socket", self._elapsed(), None)
+
+    def _elapsed(self) -> float:
+        now = time.monotonic()
+        elapsed, self._since = now - self._since, now
+        return elapsed
+
+
 def _serve(ws, mailbox: Mailbox, send: Callable[[str], object], telemetry) -> None:
     """Send the mailbox's messages (with `send`) and answer pings until the socket closes.
 
     The mailbox shares the socket's own event (simple-websocket sets it on every inbound frame
     and on disconnect; the hub sets it on every message), so one wait covers all three.
     """
+    reports = PageReports(telemetry)
+    try:
+        _serve_loop(ws, mailbox, send, telemetry, reports)
+    finally:
+        reports.close()
+
+
+def _serve_loop(ws, mailbox: Mailbox, send: Callable[[str], object], telemetry,
+                reports: PageReports) -> None:
     wake: threading.Event = mailbox.wake
     while True:
         wake.wait(IDLE_WAIT_SECONDS)
         wake.clear()
         while ws.input_buffer:  # frames simple-websocket has read for us
             inbound = ws.receive(timeout=0)
-            if isinstance(inbound, str) and inbound.strip().lower() == "ping":
+            if not isinstance(inbound, str):
+                continue
+            if inbound.strip().lower() == "ping":
                 ws.send("pong")
+            else:
+                reports.receive(inbound)
         if not ws.connected:
             return
         ws.sock.flush()  # the rest of a frame the hub began writing
-        message = mailbox.take()
+        message, heard = mailbox.take_timed()
         if isinstance(message, Close):
             ws.close(message.code, message.reason)
             return
@@ -235,6 +292,8 @@ def _serve(ws, mailbox: Mailbox, send: Callable[[str], object], telemetry) -> No
             send(message)
             mailbox.done()
             telemetry.ws_messages.inc()
+            if heard is not None:
+                telemetry.delivery_seconds.observe(time.monotonic() - heard)
 
 
 # endregion

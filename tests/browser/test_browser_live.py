@@ -5,6 +5,7 @@ upgrades and cut the open socket while plain HTTP still passes.
 """
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -61,6 +62,16 @@ def test_live_page_shows_data_and_a_new_metric_within_two_seconds(page, stack):
              "the new geocoding rate 87.3% is on the page")
     assert card_value(page, "validation") == "94.1%"
     assert pill(page) == REALTIME
+    # The report the page sends on its socket every `report_s` ticks: the shown timestamp only.
+    shown = page.execute_script(
+        "return window.dash_clientside.pipewatch.report("
+        "60, {state: 'connected'}, {doc: {timestamp: 'T'}}, {report_s: 30})")
+    assert json.loads(shown) == {"type": "report", "shown": "T", "tick": 60}
+    assert page.execute_script("var pw = window.dash_clientside; return pw.pipewatch.report("
+                               "61, {state: 'connected'}, null, {report_s: 30}) === pw.no_update")
+    assert page.execute_script("var pw = window.dash_clientside; return pw.pipewatch.report("
+                               "60, {state: 'connected'}, null, {report_s: 30}, {readyState: 3})"
+                               " === pw.no_update"), "never sent on a closed socket"
 
 
 def test_socket_down_polls_then_returns_to_real_time(page, stack):
@@ -75,6 +86,8 @@ def test_socket_down_polls_then_returns_to_real_time(page, stack):
              "a metric written while polling appears")
     assert card_value(page, "validation") == "77.7%"
     assert app.polls_total() > 0
+    # Each timer poll was the polling page's report (README "Self-metrics").
+    assert app.counter(re.escape('pipewatch_page_seconds_total{mode="polling"}')) > 0
     assert proxy.refused_upgrades > 0, "the page kept trying the socket while polling"
 
     reconnects = app.counter("pipewatch_ws_reconnects_total")
