@@ -24,15 +24,22 @@ and removes the directory it made when it exits.
 from __future__ import annotations
 
 import glob
+import logging
 import os
+import resource
 import shutil
 import sys
 import tempfile
 from typing import Any, Mapping
 
-from api.settings import REPO_ROOT, SETTINGS
+from api.settings import REPO_ROOT, SETTINGS, load_config
 
 APP = "app:server"
+# File descriptors a worker holds besides its sockets: the listening socket, log files, the
+# database pool and LISTEN connection, the pipes of gevent's hub and thread pool.
+FD_OVERHEAD = 100
+
+log = logging.getLogger("gunicorn.error")
 
 # region: gunicorn settings (gunicorn reads these names from this module, its config file)
 
@@ -89,6 +96,41 @@ def serve(config: Mapping[str, Any]) -> int:
     return 1  # pragma: no cover - execve does not return
 
 
+def fds_needed(ws_max_connections: int, worker_connections: int) -> int:
+    """Descriptors one worker may hold: its sockets (gunicorn's cap on connections, which counts
+    WebSockets and HTTP requests alike, or WS_MAX_CONNECTIONS if larger) plus its own files.
+    RLIMIT_NOFILE is per process, so this is per worker whatever the number of workers."""
+    return max(ws_max_connections, worker_connections) + FD_OVERHEAD
+
+
+def raise_fd_limit(needed: int) -> tuple[int, int]:
+    """Raise this process's soft RLIMIT_NOFILE to its hard limit; returns (soft, hard) after.
+
+    Why: the soft limit is often 1,024 (systemd, docker, login shells) while every open
+    WebSocket is a descriptor, so a worker past ~1,000 viewers would fail `accept()` with
+    EMFILE, refusing every new connection, HTTP included. Raising the soft limit up to the hard
+    one needs no privilege; past the hard limit only the administrator can go, so say how.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, needed, 1 << 20)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as exc:  # e.g. above the kernel's fs.nr_open
+            log.warning("could not raise the open-file limit from %d to %d: %s",
+                        soft, target, exc)
+    log.info("open-file limit per process: %s (hard %s); each worker needs about %d",
+             soft, hard, needed)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        log.warning(
+            "the open-file limit (%d) is below what WS_MAX_CONNECTIONS and "
+            "--worker-connections need per worker (%d): sockets past it are refused. Raise the "
+            "hard limit: `ulimit -Hn %d` before starting, LimitNOFILE=%d in the systemd unit, "
+            "or `--ulimit nofile=%d:%d` for docker", soft, needed, needed, needed, needed, needed)
+    return soft, hard
+
+
 # region: gunicorn hooks (this module is gunicorn's config file; only hook names are read)
 
 # prometheus-client's own variable (api.telemetry.MULTIPROC_ENV). Not imported from there: this
@@ -99,11 +141,14 @@ _made_metrics_dir: list[str] = []  # the directory `on_starting` created, for `o
 
 
 def on_starting(server) -> None:
-    """In the master, before any worker: the directory every worker writes its metrics to.
+    """In the master, before any worker (they inherit both): the open-file limit raised
+    (`raise_fd_limit`), and the directory every worker writes its metrics to.
 
     A directory given in PROMETHEUS_MULTIPROC_DIR is used, with the files of an earlier run
     removed (their counters would be added to this run's); otherwise a fresh one is made.
     """
+    ws_max = load_config()["WS_MAX_CONNECTIONS"]
+    raise_fd_limit(fds_needed(ws_max, server.cfg.worker_connections))
     given = os.environ.get(MULTIPROC_ENV)
     if given:
         os.makedirs(given, exist_ok=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -39,10 +40,23 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _soft_fd_limit(soft: Optional[int]) -> Optional[Callable[[], None]]:
+    if soft is None:
+        return None
+
+    def lower() -> None:  # in the child, before exec
+        resource.setrlimit(resource.RLIMIT_NOFILE,
+                           (soft, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+    return lower
+
+
 class ProductionServer:
     """`python app.py serve` on a free port; `.url`, `.ws_url`, `.metrics()`, `.stop()`."""
 
-    def __init__(self, database_url: str, *, workers: int = 1, **settings: Any) -> None:
+    def __init__(self, database_url: str, *, workers: int = 1,
+                 fd_soft_limit: Optional[int] = None, **settings: Any) -> None:
+        """`fd_soft_limit`: start the server with this soft RLIMIT_NOFILE (as a login shell's
+        1,024 would), to see what the server makes of it."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}{WS_PATH}"
@@ -68,7 +82,8 @@ class ProductionServer:
             command = gunicorn_command(load_config(environ=env), workers)
         self.process = subprocess.Popen(command, cwd=REPO_ROOT,
                                         env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+                                        start_new_session=True,
+                                        preexec_fn=_soft_fd_limit(fd_soft_limit))
         try:
             self._wait_ready()
         except BaseException:

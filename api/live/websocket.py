@@ -19,6 +19,7 @@ cleanly or not, freeing the slot.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from typing import Callable, Optional
@@ -76,19 +77,68 @@ class _WholeFrames:
     hub never waits for a handler. Two writers share the socket (this handler, and
     simple-websocket's reader answering pings and closes), and a `sendall` that blocks lets the
     other run: the lock keeps their frames from interleaving.
+
+    A third writer, the hub, uses `try_send`: it writes a frame only if the socket takes it
+    now, never waiting (api/live/hub.py `Mailbox.offer`). What the kernel did not take stays
+    here as `_tail`, and is written before anything else, by `flush` or the next `send`.
     """
 
     def __init__(self, raw) -> None:
         self._raw = raw
         self._lock = threading.Lock()
+        self._tail = b""
 
     def send(self, data: bytes) -> int:
         with self._lock:
+            self._flush()
             self._raw.sendall(data)
         return len(data)
 
+    def flush(self) -> None:
+        """Write the rest of a frame `try_send` began (waiting as needed)."""
+        if self._tail:
+            with self._lock:
+                self._flush()
+
+    def _flush(self) -> None:
+        tail, self._tail = self._tail, b""
+        if tail:
+            self._raw.sendall(tail)
+
+    def try_send(self, data: bytes) -> Optional[bool]:
+        """Write `data` without waiting: True all of it, False part (the rest is kept for
+        `flush`), None nothing (busy writer, full buffer, or a broken socket: the caller sends
+        it the usual way and the handler sees the error)."""
+        if self._tail or not self._lock.acquire(blocking=False):
+            return None
+        try:
+            written = os.write(self._raw.fileno(), data)
+        except OSError:  # BlockingIOError, a peer gone: the handler's path will tell
+            return None
+        else:
+            if written < len(data):
+                self._tail = data[written:]
+                return False
+            return True
+        finally:
+            self._lock.release()
+
     def __getattr__(self, name: str):
         return getattr(self._raw, name)
+
+
+def _direct_writer(ws) -> Optional[Callable[[str], Optional[bool]]]:
+    """The hub's non-waiting writer for this socket, when it is safe: a non-blocking plain
+    socket (gevent's). A blocking one (the threaded dev server) could stall the hub, and a
+    TLS socket (gunicorn's own certfile) must not be written around its encryption."""
+    raw = ws.sock._raw
+    try:
+        if os.get_blocking(raw.fileno()) or hasattr(raw, "do_handshake"):
+            return None
+    except (OSError, ValueError):
+        return None
+    frames = ws.sock
+    return lambda text: frames.try_send(_frames.of(text))
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -146,14 +196,16 @@ def pipeline_status_socket(ws) -> None:
         ws.close(1001, "server shutting down; reconnect shortly")
         return
     limit = runtime.config["WS_MAX_CONNECTIONS"]
-    mailbox = get_hub().subscribe(ws.event, limit)
+    compressed = runtime.config["WS_COMPRESSION"]
+    mailbox = get_hub().subscribe(ws.event, limit,
+                                  direct=None if compressed else _direct_writer(ws))
     if mailbox is None:
         telemetry.ws_refused.labels("limit").inc()
         ws.close(1013, f"too many connections (limit {limit}); poll "
                        "GET /api/v1/monitoring/pipeline-status")
         return
     telemetry.ws_opened.inc()
-    send = ws.send if runtime.config["WS_COMPRESSION"] else (
+    send = ws.send if compressed else (
         lambda text: ws.sock.send(_frames.of(text)))
     try:
         _serve(ws, mailbox, send, telemetry)
@@ -231,12 +283,14 @@ def _serve_loop(ws, mailbox: Mailbox, send: Callable[[str], object], telemetry,
                 reports.receive(inbound)
         if not ws.connected:
             return
+        ws.sock.flush()  # the rest of a frame the hub began writing
         message, heard = mailbox.take_timed()
         if isinstance(message, Close):
             ws.close(message.code, message.reason)
             return
         if message is not None:
             send(message)
+            mailbox.done()
             telemetry.ws_messages.inc()
             if heard is not None:
                 telemetry.delivery_seconds.observe(time.monotonic() - heard)
